@@ -1,0 +1,61 @@
+# Two commands matter: `make repro` (set up, then run the pipeline) and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+DATASET_DIR := /usr/share/datasets/fashion-mnist
+PORT ?= 5000
+
+export PATH := $(BIN):$(PATH)
+export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup repro test lint ui dataset clean help
+
+help:
+	@echo "make repro  - set up, then run the whole pipeline (dvc repro) on Fashion-MNIST"
+	@echo "make test   - set up, then lint and run the whole test suite"
+	@echo "make ui     - MLflow UI on the project's tracking store (http://127.0.0.1:$(PORT))"
+
+setup: $(VENV)/.installed dataset
+
+# The virtual environment, from the one lock file shared with .ci/run and the Dockerfile.
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { \
+	  echo "$(PYTHON) with venv is required: sudo apt-get install python3.11 python3.11-venv"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+# The default dataset: Debian's dataset-fashion-mnist (IDX files in $(DATASET_DIR)).
+dataset:
+	@if [ -f $(DATASET_DIR)/train-images-idx3-ubyte.gz ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
+	elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then \
+	  sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist; \
+	else \
+	  echo "Fashion-MNIST is missing from $(DATASET_DIR). Install the Debian package"; \
+	  echo "dataset-fashion-mnist, or download the four IDX .gz files from the Fashion-MNIST"; \
+	  echo "GitHub repository (zalandoresearch/fashion-mnist, data/fashion) into a folder and"; \
+	  echo "set data.root to it in params.yaml."; exit 1; \
+	fi
+
+repro: setup
+	dvc repro
+
+lint: $(VENV)/.installed
+	ruff check .
+	hadolint Dockerfile
+
+test: setup lint
+	python -m pytest
+
+ui: $(VENV)/.installed
+	mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port $(PORT) --workers 1
+
+clean:
+	rm -rf $(VENV) mlflow.db mlruns

@@ -1,0 +1,75 @@
+"""Atomic file writes: a killed process leaves the previous file, never half a new one.
+
+Everything a stage writes goes through here: write to a temporary file in the same
+directory (same filesystem, so the final `os.replace` is atomic), fsync, then replace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success move it into place atomically."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def save_npz(path: str | Path, **arrays: Any) -> None:
+    """np.savez_compressed, atomically (numpy appends `.npz` to names without it)."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+def save_figure(path: str | Path, figure: Any, dpi: int = 110) -> None:
+    """A matplotlib figure as PNG, atomically; the figure is closed afterwards."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        figure.savefig(fh, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(figure)
+
+
+def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:
+    """Rows of one dict each (same keys) as CSV: the format DVC plots read."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    write_text(path, buffer.getvalue())

@@ -1,0 +1,1 @@
+"""Metrics: classification now; inversion quality, OOD and leakage live beside it."""

@@ -1,0 +1,95 @@
+"""Model files: a state_dict plus the architecture config, loaded with weights_only=True.
+
+A checkpoint is a plain dict of tensors, strings and numbers, so `torch.load(...,
+weights_only=True)` can read it without unpickling code. Loading rebuilds the network
+from the architecture stored in the file, never from the caller's params.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from netinv.atomic import atomic_path
+from netinv.errors import ModelFileError
+from netinv.models.classifier import CNNClassifier, CNNConfig
+from netinv.models.evaluator import ResNetConfig, SmallResNet
+
+FORMAT = "netinv.model/1"
+ARCHITECTURES: dict[str, tuple[type, type[nn.Module]]] = {
+    "cnn": (CNNConfig, CNNClassifier),
+    "resnet": (ResNetConfig, SmallResNet),
+}
+
+
+def build_model(arch: str, **config: Any) -> nn.Module:
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture '{arch}'; valid: {sorted(ARCHITECTURES)}")
+    config_cls, model_cls = ARCHITECTURES[arch]
+    return model_cls(config_cls(**_tuples(config)))
+
+
+def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any] | None = None) -> None:
+    arch = next((name for name, (_, cls) in ARCHITECTURES.items() if isinstance(model, cls)), None)
+    if arch is None:
+        raise ValueError(f"cannot save a {type(model).__name__}; known: {sorted(ARCHITECTURES)}")
+    payload = {
+        "format": FORMAT,
+        "arch": arch,
+        "config": dataclasses.asdict(model.config),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": meta or {},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a file safely and check it is one of ours, with a message for each way it is not."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} does not exist; run `dvc repro` to train it")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelFileError(
+            f"{path} holds pickled objects beyond tensors and was refused (weights_only=True): "
+            f"{str(exc).splitlines()[0]}. Only load model files you trust; re-save it as a "
+            "state_dict with netinv.models.save_model"
+        ) from exc
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
+        raise ModelFileError(
+            f"{path} is not a readable PyTorch file ({type(exc).__name__}: {exc}); "
+            "it may be truncated or of another format: retrain it with `dvc repro`"
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        kind = type(payload).__name__
+        raise ModelFileError(
+            f"{path} is not a netinv model file (found a {kind} without format '{FORMAT}'); "
+            "a bare state_dict lacks the architecture: save it with netinv.models.save_model"
+        )
+    if payload.get("arch") not in ARCHITECTURES:
+        raise ModelFileError(f"{path} names unknown architecture {payload.get('arch')!r}")
+    return payload
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> nn.Module:
+    """Rebuild the network stored in `path`, in eval mode."""
+    payload = read_checkpoint(path)
+    model = build_model(payload["arch"], **payload["config"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise ModelFileError(f"{path}: weights do not fit its architecture: {exc}") from exc
+    return model.to(device).eval()
+
+
+def _tuples(config: dict[str, Any]) -> dict[str, Any]:
+    """Lists (from YAML or JSON) back to the tuples the frozen configs declare."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}

@@ -1,0 +1,128 @@
+"""params.yaml as typed, validated, frozen models: a typo is an error naming the valid keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from netinv.data import DATASETS
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MlflowParams(Section):
+    experiment: str = "netinv"
+    registered_model: str = "netinv-classifier"
+
+
+class DataParams(Section):
+    name: str = "fashion_mnist"
+    root: str | None = "/usr/share/datasets/fashion-mnist"
+    val_fraction: Fraction = 0.1
+    test_fraction: Fraction = 0.2  # only for sources without an official test split
+    train_limit: PositiveInt | None = None  # class-balanced cap, for quick runs
+    test_limit: PositiveInt | None = None
+    max_class_kl: Annotated[float, Field(ge=0)] = 0.05  # KL(label distribution || uniform)
+
+    @field_validator("name")
+    @classmethod
+    def _known_dataset(cls, name: str) -> str:
+        if name not in DATASETS:
+            raise ValueError(f"unknown dataset '{name}'; valid: {', '.join(DATASETS)}")
+        return name
+
+
+class TrainParams(Section):
+    epochs: PositiveInt = 4
+    batch_size: PositiveInt = 128
+    lr: Annotated[float, Field(gt=0, le=1)] = 3e-3
+    weight_decay: Annotated[float, Field(ge=0)] = 1e-4
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    augment_shift: Annotated[int, Field(ge=0, le=8)] = 0
+    device: str = "auto"
+
+
+class ClassifierParams(TrainParams):
+    channels: list[PositiveInt] = [32, 64]
+    convs_per_block: PositiveInt = 1
+    hidden: PositiveInt = 128
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.25
+    negative_slope: Annotated[float, Field(ge=0, lt=1)] = 0.1
+
+
+class EvaluatorParams(TrainParams):
+    epochs: PositiveInt = 3
+    augment_shift: Annotated[int, Field(ge=0, le=8)] = 2
+    width: PositiveInt = 24
+    stages: PositiveInt = 2
+    blocks_per_stage: PositiveInt = 1
+    groups: PositiveInt = 8
+
+
+class ExportParams(Section):
+    opset: Annotated[int, Field(ge=17, le=23)] = 18
+    max_abs_diff: Annotated[float, Field(gt=0)] = 1e-4
+    min_argmax_agreement: Annotated[float, Field(ge=0, le=1)] = 1.0
+    latency_repeats: PositiveInt = 200
+
+
+class Params(Section):
+    seed: int = 0
+    mlflow: MlflowParams = MlflowParams()
+    data: DataParams = DataParams()
+    classifier: ClassifierParams = ClassifierParams()
+    evaluator: EvaluatorParams = EvaluatorParams()
+    export: ExportParams = ExportParams()
+
+
+class ParamsError(ValueError):
+    """params.yaml is unreadable or invalid; the message lists every problem and the valid keys."""
+
+
+def _valid_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The field names of the section that `loc` (minus its last item) points into."""
+    for key in loc[:-1]:
+        field = model.model_fields.get(str(key))
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return []
+        model = field.annotation
+    return sorted(model.model_fields)
+
+
+def _describe(error: dict, path: Path) -> str:
+    dotted = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "extra_forbidden":
+        valid = _valid_keys(Params, error["loc"])
+        return f"unknown key '{dotted}' in {path}; valid keys here: {', '.join(valid)}"
+    return f"'{dotted}' in {path}: {error['msg']} (got {error.get('input')!r})"
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError as exc:
+        raise ParamsError(f"{path} not found: run from the project root, where params.yaml lives") from exc
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path} is not valid YAML: {exc}") from exc
+    return validate_params(raw, path)
+
+
+def validate_params(raw: object, path: str | Path = "params.yaml") -> Params:
+    """Validate an already-parsed params mapping; `path` only names it in messages."""
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path} must be a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "\n  - ".join(_describe(e, Path(path)) for e in exc.errors())
+        raise ParamsError(f"invalid parameters:\n  - {problems}") from None
+

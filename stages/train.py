@@ -1,0 +1,111 @@
+"""Stage `train@ROLE`: train the classifier under audit (`classifier`) or its judge (`evaluator`).
+
+Both roles share this loop and differ in architecture and params section: `classifier`
+is the papers' CNN, `evaluator` a residual network trained with shifts, the independent
+judge of generated samples. Outputs: the model file (state_dict + architecture), test
+metrics, training curves and the confusion matrix (CSV for DVC plots, PNG for people).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from netinv.atomic import save_figure, write_csv, write_json
+from netinv.device import describe, resolve_device, seed_everything
+from netinv.metrics.classification import classification_report, plot_confusion
+from netinv.models import build_model, save_model
+from netinv.splits import load_prepared
+from netinv.training import TrainConfig, fit, predict_logits
+from stages import runner
+from stages.config import ClassifierParams, EvaluatorParams, Params, TrainParams, load_params
+from stages.tracking import numeric_metrics, stage_run
+
+log = logging.getLogger("stages.train")
+ROLES = {"classifier": "cnn", "evaluator": "resnet"}
+
+
+def architecture(role: str, section: TrainParams) -> dict:
+    """The architecture fields of a params section (everything not about training)."""
+    arch_fields = set(type(section).model_fields) - set(TrainParams.model_fields)
+    return {name: getattr(section, name) for name in sorted(arch_fields)}
+
+
+def section_for(params: Params, role: str) -> ClassifierParams | EvaluatorParams:
+    return params.classifier if role == "classifier" else params.evaluator
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = runner.parser(__doc__)
+    p.add_argument("role", choices=sorted(ROLES))
+    p.add_argument("--data", required=True, type=Path, help="prepared data directory")
+    p.add_argument("--model", required=True, type=Path, help="model file to write")
+    p.add_argument("--metrics", required=True, type=Path)
+    p.add_argument("--plots", required=True, type=Path, help="directory for curves and confusion matrix")
+    args = p.parse_args(argv)
+    params = load_params(args.params)
+    section = section_for(params, args.role)
+
+    data = load_prepared(args.data)
+    device = resolve_device(section.device)
+    seed_everything(params.seed)
+    channels, height, width = data.image_shape
+    model = build_model(
+        ROLES[args.role], in_channels=channels, image_size=(height, width), num_classes=len(data.class_names),
+        mean=data.meta["mean"], std=data.meta["std"], **architecture(args.role, section),
+    )
+    config = TrainConfig(epochs=section.epochs, batch_size=section.batch_size, lr=section.lr,
+                         weight_decay=section.weight_decay, label_smoothing=section.label_smoothing,
+                         augment_shift=section.augment_shift, seed=params.seed)
+    log.info("training %s (%s, %d parameters) on %s", args.role, ROLES[args.role],
+             sum(p.numel() for p in model.parameters()), describe(device))
+    started = time.perf_counter()
+    history = fit(model, data.train.images, data.train.labels, data.val.images, data.val.labels, config, device,
+                  on_epoch=lambda r: log.info("epoch %d: loss %.4f, val accuracy %.4f (%.1fs)",
+                                              r.epoch, r.train_loss, r.val_accuracy, r.seconds))
+    train_seconds = time.perf_counter() - started
+
+    logits = predict_logits(model, data.test.images, device)
+    report = classification_report(logits, data.test.labels, data.class_names)
+    metrics = {
+        **{k: v for k, v in report.items() if k != "confusion_matrix"},
+        "val_accuracy": history[-1].val_accuracy,
+        "train_seconds": train_seconds,
+        "epochs": section.epochs,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "device": str(device),
+    }
+    log.info("%s test accuracy %.4f", args.role, metrics["test_accuracy"])
+    model = model.cpu().eval()
+    save_model(args.model, model, meta={"role": args.role, "dataset": data.meta["dataset"],
+                                        "class_names": list(data.class_names), "test_accuracy": report["test_accuracy"]})
+    write_json(args.metrics, metrics)
+    write_csv(args.plots / "training.csv", [r.as_dict() for r in history])
+    predicted = logits.argmax(1)
+    write_csv(args.plots / "confusion.csv",
+              [{"actual": data.class_names[a], "predicted": data.class_names[b]}
+               for a, b in zip(data.test.labels, predicted, strict=True)])
+    save_figure(args.plots / "confusion.png",
+                plot_confusion(np.array(report["confusion_matrix"]), data.class_names,
+                               f"{args.role}: test accuracy {report['test_accuracy']:.4f}"))
+
+    logged = {args.role: section.model_dump(), "seed": params.seed, "dataset": data.meta["dataset"]}
+    with stage_run(f"train_{args.role}", params.mlflow.experiment, logged) as mlflow:
+        for record in history:
+            mlflow.log_metrics({k: v for k, v in record.as_dict().items() if k != "epoch"}, step=record.epoch)
+        mlflow.log_metrics(numeric_metrics(metrics))
+        mlflow.log_artifact(str(args.plots / "confusion.png"))
+        mlflow.log_artifact(str(args.model))
+        if args.role == "classifier":
+            example = np.random.default_rng(0).random((2, channels, height, width), dtype=np.float32)
+            mlflow.pytorch.log_model(model, name="pytorch", input_example=example,
+                                     pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])
+
+
+if __name__ == "__main__":
+    runner.run(main)

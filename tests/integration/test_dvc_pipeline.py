@@ -1,0 +1,139 @@
+"""The real pipeline, end to end: a copy of the project in a fresh git + DVC repo, tiny profile."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+SKIP_PREFIXES = ("metrics/", "plots/", "dvc.lock", ".dvc/", "tests/", "docs/")
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def project_files(root: Path) -> list[str]:
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=root,
+                            capture_output=True, text=True, check=True).stdout.split()
+    return [f for f in listed if not f.startswith(SKIP_PREFIXES) and (root / f).is_file()]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, request):
+    if not FASHION.is_file():
+        pytest.skip("Debian package dataset-fashion-mnist is not installed (make setup installs it)")
+    root = Path(request.config.rootpath)
+    work = tmp_path_factory.mktemp("project")
+    for name in project_files(root):
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, work / name)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}", "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@localhost", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@localhost"}
+    env.pop("NETINV_MLFLOW_PARENT_RUN_ID", None)
+    run(["git", "init", "-q"], work, env)
+    run(["dvc", "init", "-q"], work, env)
+    run([sys.executable, "-m", "stages.profile", "tiny"], work, env)
+    run(["git", "add", "-A"], work, env)
+    run(["git", "commit", "-qm", "tiny"], work, env)
+    first = run(["dvc", "repro"], work, env)
+    return work, env, first
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_repro_writes_every_output(workspace):
+    work, _, _ = workspace
+    for name in ("train", "val", "test"):
+        assert (work / "data/prepared" / f"{name}.npz").is_file()
+    for name in ("classifier.pt", "evaluator.pt", "classifier.onnx"):
+        assert (work / "models" / name).stat().st_size > 1000
+    assert not list((work / "models").glob("*.data"))  # no ONNX sidecar
+    for role in ("classifier", "evaluator"):
+        metrics = read_json(work / f"metrics/{role}.json")
+        assert 0.3 < metrics["test_accuracy"] <= 1.0  # far above chance (0.1) even at the tiny size
+        assert len(metrics["per_class_accuracy"]) == 10
+        assert (work / f"plots/{role}/training.csv").read_text().startswith("epoch,")
+        assert (work / f"plots/{role}/confusion.png").read_bytes()[:4] == b"\x89PNG"
+    onnx = read_json(work / "metrics/onnx.json")
+    assert onnx["max_abs_diff"] <= 1e-4 and onnx["argmax_agreement"] == 1.0
+    assert onnx["ort_latency_ms_b1"] > 0 and onnx["torch_latency_ms_b1"] > 0
+    profile = read_json(work / "metrics/data_profile.json")
+    assert profile["splits"]["test"]["count"] == 300
+    assert read_json(work / "metrics/data_validation.json")["success"] is True
+
+
+def test_every_stage_logged_to_mlflow_and_the_model_is_a_candidate(workspace):
+    import mlflow
+
+    work, _, _ = workspace
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{work / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("netinv")
+    runs = client.search_runs([experiment.experiment_id])
+    by_name = {r.info.run_name: r for r in runs}
+    assert set(by_name) == {"prepare", "train_classifier", "train_evaluator", "export_onnx"}
+    assert by_name["train_classifier"].data.metrics["test_accuracy"] > 0.3
+    assert by_name["train_classifier"].data.params["classifier.epochs"] == "3"
+    assert by_name["export_onnx"].data.metrics["argmax_agreement"] == 1.0
+    assert all(r.info.status == "FINISHED" for r in runs)
+    version = client.get_model_version_by_alias("netinv-classifier", "candidate")
+    assert version.run_id == by_name["export_onnx"].info.run_id
+    logged = client.get_logged_model(by_name["train_classifier"].outputs.model_outputs[0].model_id)
+    assert logged.name == "pytorch"
+
+
+def test_unchanged_workspace_is_a_noop(workspace):
+    work, env, _ = workspace
+    again = run(["dvc", "repro"], work, env)
+    assert "Data and pipelines are up to date" in again.stdout
+    status = run(["dvc", "status"], work, env)
+    assert "up to date" in status.stdout
+
+
+def test_experiment_with_a_param_override(workspace):
+    work, env, _ = workspace
+    run(["git", "add", "-A"], work, env)
+    run(["git", "commit", "-qm", "baseline", "--allow-empty"], work, env)
+    result = run(["dvc", "exp", "run", "-S", "classifier.epochs=1"], work, env)
+    assert "train@classifier" in result.stdout and "train@evaluator" not in result.stdout.split("Running")[-1]
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], work, env).stdout)
+    epochs = sorted(p["params.yaml"]["data"]["classifier"]["epochs"] for p in find_key(shown, "params"))
+    assert epochs[0] == 1 and epochs[-1] == 3  # the experiment and the baseline, side by side
+
+
+def find_key(tree: object, key: str) -> list:
+    """Every value stored under `key` anywhere in a JSON tree."""
+    if isinstance(tree, dict):
+        found = [tree[key]] if key in tree else []
+        return found + [v for item in tree.values() for v in find_key(item, key)]
+    if isinstance(tree, list):
+        return [v for item in tree for v in find_key(item, key)]
+    return []
+
+
+def test_mistyped_param_stops_the_stage_with_the_valid_keys(workspace):
+    work, env, _ = workspace
+    params = work / "params.yaml"
+    original = params.read_text()
+    try:
+        params.write_text(original.replace("  epochs:", "  epocs:", 1))
+        result = run(["dvc", "repro", "train@classifier"], work, env, check=False)
+        assert result.returncode != 0
+        assert "unknown key 'classifier.epocs'" in result.stderr + result.stdout
+        assert "valid keys here:" in result.stderr + result.stdout
+    finally:
+        params.write_text(original)

@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stages.config import Params, ParamsError, load_params
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_project_params_file_is_valid(project_root):
+    params = load_params(project_root / "params.yaml")
+    assert params.data.name == "fashion_mnist"
+    assert params.export.max_abs_diff <= 1e-4
+
+
+def test_defaults_match_params_yaml(project_root):
+    """The code's defaults and params.yaml agree, so a missing key behaves as documented."""
+    raw = yaml.safe_load((project_root / "params.yaml").read_text())
+    assert Params.model_validate(raw).model_dump() == Params().model_dump()
+
+
+def test_mistyped_key_is_named_with_valid_keys(tmp_path):
+    path = write(tmp_path, "classifier:\n  epocs: 3\n")
+    with pytest.raises(ParamsError, match=r"unknown key 'classifier.epocs'.*valid keys here:.*epochs"):
+        load_params(path)
+
+
+def test_unknown_section_is_named(tmp_path):
+    with pytest.raises(ParamsError, match=r"unknown key 'clasifier'.*classifier"):
+        load_params(write(tmp_path, "clasifier:\n  epochs: 3\n"))
+
+
+def test_out_of_range_value_is_refused(tmp_path):
+    with pytest.raises(ParamsError, match=r"'data.val_fraction'.*less than 1"):
+        load_params(write(tmp_path, "data:\n  val_fraction: 1.5\n"))
+
+
+def test_unknown_dataset_lists_the_valid_ones(tmp_path):
+    with pytest.raises(ParamsError, match=r"unknown dataset 'fashion'.*fashion_mnist.*cifar10"):
+        load_params(write(tmp_path, "data:\n  name: fashion\n"))
+
+
+def test_missing_file_says_where_to_run(tmp_path):
+    with pytest.raises(ParamsError, match="run from the project root"):
+        load_params(tmp_path / "nope.yaml")
+
+
+def test_invalid_yaml(tmp_path):
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(write(tmp_path, "data: [unclosed\n"))
