@@ -73,3 +73,9 @@ def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:
         writer.writeheader()
         writer.writerows(rows)
     write_text(path, buffer.getvalue())
+
+
+def save_image(path: str | Path, image: Any) -> None:
+    """A PIL image as PNG, atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        image.save(fh, format="PNG")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -59,10 +59,11 @@ class ClassifierParams(TrainParams):
 
 
 class EvaluatorParams(TrainParams):
-    epochs: PositiveInt = 3
-    augment_shift: Annotated[int, Field(ge=0, le=8)] = 2
+    epochs: PositiveInt = 4
+    lr: Annotated[float, Field(gt=0, le=1)] = 5e-3
+    augment_shift: Annotated[int, Field(ge=0, le=8)] = 1
     width: PositiveInt = 24
-    stages: PositiveInt = 2
+    stages: PositiveInt = 3
     blocks_per_stage: PositiveInt = 1
     groups: PositiveInt = 8
 
@@ -74,6 +75,53 @@ class ExportParams(Section):
     latency_repeats: PositiveInt = 200
 
 
+class LossWeightParams(Section):
+    ce: Annotated[float, Field(ge=0)] = 1.0
+    kl: Annotated[float, Field(ge=0)] = 1.0
+    cos: Annotated[float, Field(ge=0)] = 0.5
+    orth: Annotated[float, Field(ge=0)] = 0.5
+    tv: Annotated[float, Field(ge=0)] = 0.0
+    bn: Annotated[float, Field(ge=0)] = 0.0
+    mode_seeking: Annotated[float, Field(ge=0)] = 0.0
+
+
+class InvertParams(Section):
+    mode: Literal["label", "vector", "matrix", "vector_matrix"] = "vector_matrix"
+    steps: PositiveInt = 1500
+    batch_size: Annotated[int, Field(ge=4)] = 128
+    lr: Annotated[float, Field(gt=0, le=1)] = 2e-3
+    latent_dim: PositiveInt = 64
+    width: Annotated[int, Field(ge=2)] = 32
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.3
+    embed_dim: PositiveInt = 32
+    temperature: Annotated[float, Field(gt=0)] = 1.0
+    feature_layers: list[str] = ["embedding"]
+    same_class_cosine: bool = True
+    weights: LossWeightParams = LossWeightParams()
+    jitter: Annotated[int, Field(ge=0, le=8)] = 0
+    flip: bool = False
+    samples_per_class: Annotated[int, Field(ge=10)] = 200
+    sample_with_dropout: bool = True
+    checkpoint_every: PositiveInt = 100
+    device: str = "auto"
+
+
+class ThresholdParams(Section):
+    value: float
+    severity: Literal["critical", "warning"]
+
+
+class ValidateSamplesParams(Section):
+    """Thresholds of the generated-samples suite, each with the severity of its failure."""
+
+    max_label_kl: ThresholdParams = ThresholdParams(value=0.05, severity="critical")
+    min_confidence: ThresholdParams = ThresholdParams(value=0.9, severity="critical")
+    min_fidelity: ThresholdParams = ThresholdParams(value=0.95, severity="critical")
+    min_eval_agreement: ThresholdParams = ThresholdParams(value=0.8, severity="warning")
+    max_pixel_mean_kl: ThresholdParams = ThresholdParams(value=1.0, severity="warning")
+    min_diversity_ratio: ThresholdParams = ThresholdParams(value=0.5, severity="warning")
+
+
 class Params(Section):
     seed: int = 0
     mlflow: MlflowParams = MlflowParams()
@@ -81,6 +129,8 @@ class Params(Section):
     classifier: ClassifierParams = ClassifierParams()
     evaluator: EvaluatorParams = EvaluatorParams()
     export: ExportParams = ExportParams()
+    invert: InvertParams = InvertParams()
+    validate_samples: ValidateSamplesParams = ValidateSamplesParams()
 
 
 class ParamsError(ValueError):

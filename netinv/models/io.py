@@ -28,17 +28,27 @@ ARCHITECTURES: dict[str, tuple[type, type[nn.Module]]] = {
 }
 
 
+def _architectures() -> dict[str, tuple[type, type[nn.Module]]]:
+    """Classifiers plus the inversion generator, imported late: training a classifier must not
+    depend (for DVC, or at import time) on the inversion code."""
+    from netinv.inversion.generator import ConditionedGenerator, GeneratorConfig
+
+    return {**ARCHITECTURES, "generator": (GeneratorConfig, ConditionedGenerator)}
+
+
 def build_model(arch: str, **config: Any) -> nn.Module:
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture '{arch}'; valid: {sorted(ARCHITECTURES)}")
-    config_cls, model_cls = ARCHITECTURES[arch]
+    known = ARCHITECTURES if arch in ARCHITECTURES else _architectures()
+    if arch not in known:
+        raise ValueError(f"unknown architecture '{arch}'; valid: {sorted(known)}")
+    config_cls, model_cls = known[arch]
     return model_cls(config_cls(**_tuples(config)))
 
 
 def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any] | None = None) -> None:
-    arch = next((name for name, (_, cls) in ARCHITECTURES.items() if isinstance(model, cls)), None)
+    known = _architectures()
+    arch = next((name for name, (_, cls) in known.items() if isinstance(model, cls)), None)
     if arch is None:
-        raise ValueError(f"cannot save a {type(model).__name__}; known: {sorted(ARCHITECTURES)}")
+        raise ValueError(f"cannot save a {type(model).__name__}; known: {sorted(known)}")
     payload = {
         "format": FORMAT,
         "arch": arch,
@@ -74,7 +84,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} is not a netinv model file (found a {kind} without format '{FORMAT}'); "
             "a bare state_dict lacks the architecture: save it with netinv.models.save_model"
         )
-    if payload.get("arch") not in ARCHITECTURES:
+    if payload.get("arch") not in ARCHITECTURES and payload.get("arch") != "generator":
         raise ModelFileError(f"{path} names unknown architecture {payload.get('arch')!r}")
     return payload
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -72,6 +73,20 @@ def test_repro_writes_every_output(workspace):
     onnx = read_json(work / "metrics/onnx.json")
     assert onnx["max_abs_diff"] <= 1e-4 and onnx["argmax_agreement"] == 1.0
     assert onnx["ort_latency_ms_b1"] > 0 and onnx["torch_latency_ms_b1"] > 0
+    inversion = read_json(work / "metrics/inversion.json")
+    for key in ("fidelity", "fidelity_onnx", "eval_agreement", "diversity_cosine", "diversity_cosine_real",
+                "diversity_ssim", "diversity_ssim_real", "pixel_spread_ratio", "precision", "recall", "density",
+                "coverage", "fid_eval", "kid_eval", "train_seconds", "samples_per_second", "mode"):
+        assert key in inversion, key
+    assert inversion["fidelity"] > 0.5 and inversion["mode"] == "vector_matrix"
+    with np.load(work / "outputs/inversion/samples.npz") as samples:
+        assert samples["images"].dtype == np.uint8 and samples["images"].shape == (200, 1, 28, 28)
+        assert np.bincount(samples["labels"]).tolist() == [20] * 10
+    assert len(list((work / "outputs/inversion/grids").glob("*.png"))) == 10
+    validation = read_json(work / "metrics/validation.json")
+    assert validation["success"] is True and "eval_agreement" in validation["checks"]
+    assert (work / "reports/data_docs/index.html").is_file()
+    assert not (work / "checkpoints/invert.pt").exists()  # removed once the outputs are written
     profile = read_json(work / "metrics/data_profile.json")
     assert profile["splits"]["test"]["count"] == 300
     assert read_json(work / "metrics/data_validation.json")["success"] is True
@@ -85,7 +100,9 @@ def test_every_stage_logged_to_mlflow_and_the_model_is_a_candidate(workspace):
     experiment = client.get_experiment_by_name("netinv")
     runs = client.search_runs([experiment.experiment_id])
     by_name = {r.info.run_name: r for r in runs}
-    assert set(by_name) == {"prepare", "train_classifier", "train_evaluator", "export_onnx"}
+    assert set(by_name) == {"prepare", "train_classifier", "train_evaluator", "export_onnx", "invert",
+                            "validate_samples"}
+    assert "fidelity" in by_name["invert"].data.metrics
     assert by_name["train_classifier"].data.metrics["test_accuracy"] > 0.3
     assert by_name["train_classifier"].data.params["classifier.epochs"] == "3"
     assert by_name["export_onnx"].data.metrics["argmax_agreement"] == 1.0
@@ -109,7 +126,8 @@ def test_experiment_with_a_param_override(workspace):
     run(["git", "add", "-A"], work, env)
     run(["git", "commit", "-qm", "baseline", "--allow-empty"], work, env)
     result = run(["dvc", "exp", "run", "-S", "classifier.epochs=1"], work, env)
-    assert "train@classifier" in result.stdout and "train@evaluator" not in result.stdout.split("Running")[-1]
+    assert "Running stage 'train@classifier'" in result.stdout
+    assert "Running stage 'train@evaluator'" not in result.stdout  # untouched by the change: not rerun
     shown = json.loads(run(["dvc", "exp", "show", "--json"], work, env).stdout)
     epochs = sorted(p["params.yaml"]["data"]["classifier"]["epochs"] for p in find_key(shown, "params"))
     assert epochs[0] == 1 and epochs[-1] == 3  # the experiment and the baseline, side by side
@@ -137,3 +155,45 @@ def test_mistyped_param_stops_the_stage_with_the_valid_keys(workspace):
         assert "valid keys here:" in result.stderr + result.stdout
     finally:
         params.write_text(original)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mlflow_ui_serves_the_runs(workspace):
+    """What `make ui` starts: a real MLflow server on the project's store, queried over HTTP."""
+    import time
+    import urllib.request
+
+    import mlflow
+
+    work, env, _ = workspace
+    port = free_port()
+    server = subprocess.Popen(
+        ["mlflow", "ui", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"], cwd=work, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise AssertionError("mlflow ui did not become healthy within 120 s") from None
+                time.sleep(1)
+        client = mlflow.MlflowClient(tracking_uri=f"http://127.0.0.1:{port}")
+        runs = client.search_runs([client.get_experiment_by_name("netinv").experiment_id])
+        assert {"prepare", "train_classifier", "export_onnx"} <= {r.info.run_name for r in runs}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            assert b"<html" in page.read(2000).lower()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -1,0 +1,74 @@
+"""Conditioned generator vs per-batch pixel optimisation: wall time to N samples, and quality.
+
+Same classifier (models/classifier.pt), same judge (models/evaluator.pt), same number of
+samples. The generator's time is its training time (from metrics/inversion.json, as the
+`invert` stage measured it) plus the time to sample; pixel optimisation pays a full
+optimisation for every batch. Prints a table and writes JSON.
+
+    python benchmarks/inversion_vs_pixel_opt.py --samples 1000 10000 --out benchmarks/results/inversion_vs_pixel_opt.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from netinv.atomic import write_json
+from netinv.inversion.pixel_opt import PixelOptConfig, invert_pixels
+from netinv.inversion.trainer import generate
+from netinv.metrics.quality import embed_and_predict, label_agreement, mean_pairwise_distance
+from netinv.models import load_model
+
+
+def quality(images: np.ndarray, labels: np.ndarray, classifier, evaluator) -> dict[str, float]:
+    _, logits = embed_and_predict(classifier, images)
+    _, eval_logits = embed_and_predict(evaluator, images)
+    spread = np.mean([mean_pairwise_distance(images[labels == c], max_pairs=500) for c in np.unique(labels)])
+    return {"fidelity": label_agreement(logits, labels), "eval_agreement": label_agreement(eval_logits, labels),
+            "pixel_spread": float(spread)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--samples", type=int, nargs="+", default=[1000, 10000])
+    p.add_argument("--models", type=Path, default=Path("models"))
+    p.add_argument("--inversion-metrics", type=Path, default=Path("metrics/inversion.json"))
+    p.add_argument("--pixel-steps", type=int, default=300)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/inversion_vs_pixel_opt.json"))
+    args = p.parse_args()
+
+    device = torch.device("cpu")
+    classifier = load_model(args.models / "classifier.pt")
+    evaluator = load_model(args.models / "evaluator.pt")
+    generator = load_model(args.models / "generator.pt")
+    train_seconds = json.loads(args.inversion_metrics.read_text())["train_seconds"]
+    num_classes = generator.config.num_classes
+    shape = (generator.config.out_channels, *generator.config.image_size)
+    rows = []
+    for n in args.samples:
+        labels = torch.arange(n) % num_classes
+        started = time.perf_counter()
+        images = generate(generator, labels, 1.0, seed=1, device=device).numpy()
+        sample_seconds = time.perf_counter() - started
+        rows.append({"inverter": "generator", "samples": n, "seconds": train_seconds + sample_seconds,
+                     "train_seconds": train_seconds, "sample_seconds": sample_seconds,
+                     **quality(images, labels.numpy(), classifier, evaluator)})
+        started = time.perf_counter()
+        pixels, steps = invert_pixels(classifier, labels, shape,
+                                      PixelOptConfig(steps=args.pixel_steps, target_fidelity=0.99), device)
+        rows.append({"inverter": "pixel_opt", "samples": n, "seconds": time.perf_counter() - started,
+                     "optimisation_steps": steps, **quality(pixels.numpy(), labels.numpy(), classifier, evaluator)})
+    print(f"{'inverter':<10} {'samples':>8} {'seconds':>9} {'fidelity':>9} {'eval agr':>9} {'spread':>7}")
+    for r in rows:
+        print(f"{r['inverter']:<10} {r['samples']:>8} {r['seconds']:>9.1f} {r['fidelity']:>9.3f} "
+              f"{r['eval_agreement']:>9.3f} {r['pixel_spread']:>7.3f}")
+    write_json(args.out, {"rows": rows, "device": str(device), "threads": torch.get_num_threads()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""Training the conditioned generator against a frozen classifier (method.md §1).
+
+One plain loop: sample conditioning and latents, generate, classify, add the weighted
+losses, step. Every `checkpoint_every` steps the whole state (generator, optimiser, step,
+history, random-number states) is written atomically, so a killed run resumes where its
+last checkpoint left it and, with a fixed seed, ends where an uninterrupted run ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from netinv.atomic import atomic_path
+from netinv.device import autocast
+from netinv.errors import TrainingDivergedError
+from netinv.inversion.conditioning import sample_conditioning
+from netinv.inversion.features import BatchNormStatsPrior, FeatureTap
+from netinv.inversion.generator import ConditionedGenerator
+from netinv.inversion.losses import (
+    LossWeights,
+    cosine_similarity_loss,
+    cross_entropy_loss,
+    kl_loss,
+    mode_seeking_loss,
+    orthogonality_loss,
+    total_variation,
+)
+
+log = logging.getLogger(__name__)
+CHECKPOINT_FORMAT = "netinv.inversion-checkpoint/1"
+
+
+@dataclass(frozen=True)
+class InversionConfig:
+    steps: int = 1500
+    batch_size: int = 128
+    lr: float = 2e-3
+    temperature: float = 1.0
+    feature_layers: tuple[str, ...] = ("embedding",)
+    same_class_cosine: bool = True  # cosine pairs within a class only: where diversity matters
+    weights: LossWeights = field(default_factory=LossWeights)
+    jitter: int = 0  # random shift (pixels) of each batch before the classifier sees it
+    flip: bool = False  # random horizontal flips too (only where flips keep the class)
+    checkpoint_every: int = 100
+    seed: int = 0
+
+
+def _frozen(classifier: nn.Module) -> nn.Module:
+    classifier.eval()
+    for p in classifier.parameters():
+        p.requires_grad_(False)
+    return classifier
+
+
+def inversion_losses(
+    generator: ConditionedGenerator, classifier: nn.Module, tap: FeatureTap, bn_prior: BatchNormStatsPrior | None,
+    config: InversionConfig, batch_size: int, rng: torch.Generator, device: torch.device,
+) -> dict[str, torch.Tensor]:
+    """One batch's loss terms (unweighted) and the batch's fidelity, as tensors."""
+    num_classes = generator.config.num_classes
+    cond = sample_conditioning(generator.config.mode, batch_size, num_classes, temperature=config.temperature,
+                               generator=rng, device=device)
+    z = generator.sample_latent(batch_size, generator=rng, device=device)  # (B, latent)
+    with autocast(device):
+        images = generator(z, cond)  # (B, C, H, W) in [0, 1]
+        logits = classifier(augment(images, config.jitter, config.flip, rng)).float()
+    features = torch.cat([f.float() for f in tap.features], dim=1)  # (B, F)
+    w = config.weights
+    terms = {
+        "ce": cross_entropy_loss(logits, cond.labels),
+        "kl": kl_loss(logits, cond.vectors),
+        "cos": cosine_similarity_loss(features, cond.labels if config.same_class_cosine else None),
+        "orth": orthogonality_loss(features),
+    }
+    if w.tv:
+        terms["tv"] = total_variation(images.float())
+    if w.bn and bn_prior is not None:
+        terms["bn"] = bn_prior.loss()
+    if w.mode_seeking:
+        terms["mode_seeking"] = mode_seeking_loss(images.float(), z)
+    terms["fidelity"] = (logits.argmax(1) == cond.labels).float().mean()
+    return terms
+
+
+def augment(images: torch.Tensor, jitter: int, flip: bool, rng: torch.Generator) -> torch.Tensor:
+    """Random shift (and flip) of the batch, as DeepInversion does: a sample must keep its class
+    when moved a pixel or two, which adversarial high-frequency patterns do not survive."""
+    if jitter > 0:
+        dy, dx = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=rng))
+        images = torch.roll(images, shifts=(dy, dx), dims=(2, 3))
+    if flip and bool(torch.rand(1, generator=rng) < 0.5):
+        images = torch.flip(images, dims=(3,))
+    return images
+
+
+def weighted_total(terms: dict[str, torch.Tensor], weights: LossWeights) -> torch.Tensor:
+    return sum(getattr(weights, name) * value for name, value in terms.items() if name != "fidelity")
+
+
+def _rng_state(rng: torch.Generator) -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "sampler": rng.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(state: dict[str, Any], rng: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    rng.set_state(state["sampler"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def weights_digest(model: nn.Module) -> str:
+    """A hash of a model's weights: a checkpoint made against other weights is not resumed."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def config_fingerprint(generator: ConditionedGenerator, classifier: nn.Module, config: InversionConfig) -> dict[str, Any]:
+    """What must match for a checkpoint to be resumed (everything but the checkpoint cadence)."""
+    run = dataclasses.asdict(config)
+    run.pop("checkpoint_every")
+    return {"generator": dataclasses.asdict(generator.config), "run": run, "classifier": weights_digest(classifier)}
+
+
+def save_checkpoint(path: Path, generator, optimizer, step: int, history: list, rng: torch.Generator,
+                    fingerprint: dict[str, Any]) -> None:
+    payload = {"format": CHECKPOINT_FORMAT, "step": step, "fingerprint": fingerprint,
+               "generator": generator.state_dict(), "optimizer": optimizer.state_dict(),
+               "history": history, "rng": _rng_state(rng)}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint at `path` if it belongs to this very run, else None (and say why)."""
+    if not path.is_file():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a corrupt checkpoint costs a restart, never the run
+        log.warning("ignoring unreadable checkpoint %s (%s); starting from step 0", path, exc)
+        return None
+    if payload.get("format") != CHECKPOINT_FORMAT or payload.get("fingerprint") != fingerprint:
+        log.warning("checkpoint %s is from different parameters; starting from step 0", path)
+        return None
+    return payload
+
+
+def train_generator(
+    generator: ConditionedGenerator,
+    classifier: nn.Module,
+    config: InversionConfig,
+    device: torch.device,
+    checkpoint: Path | None = None,
+    progress: bool = True,
+    on_log: Callable[[dict[str, float]], None] | None = None,
+    log_every: int = 25,
+) -> list[dict[str, float]]:
+    """Train `generator` so that `classifier` assigns each sample its intended label, diversely.
+
+    Returns the loss history (one record every `log_every` steps). Raises
+    TrainingDivergedError on a NaN/inf loss, naming the step and what to lower.
+    """
+    classifier = _frozen(classifier).to(device)
+    generator.to(device).train()  # dropout stays on: it is a diversity mechanism
+    rng = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)
+    optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    fingerprint = config_fingerprint(generator, classifier, config)
+    history: list[dict[str, float]] = []
+    start = 0
+    state = load_checkpoint(checkpoint, fingerprint) if checkpoint is not None else None
+    if state is not None:
+        generator.load_state_dict(state["generator"])
+        optimizer.load_state_dict(state["optimizer"])
+        history, start = list(state["history"]), int(state["step"])
+        _restore_rng(state["rng"], rng)
+        log.info("resuming generator training from step %d (%s)", start, checkpoint)
+    bn_prior = BatchNormStatsPrior(classifier) if config.weights.bn else None
+    started = time.perf_counter()
+    try:
+        with FeatureTap(classifier, config.feature_layers) as tap:
+            bar = tqdm(range(start, config.steps), desc="inversion", disable=not progress,
+                       initial=start, total=config.steps)
+            for step in bar:
+                terms = inversion_losses(generator, classifier, tap, bn_prior, config, config.batch_size, rng, device)
+                loss = weighted_total(terms, config.weights)
+                if not torch.isfinite(loss):
+                    bad = [k for k, v in terms.items() if not torch.isfinite(v)]
+                    raise TrainingDivergedError(
+                        f"inversion loss became {loss.item()} at step {step + 1} (non-finite terms: {bad}); "
+                        f"lower invert.lr (now {config.lr}) or the weight of {bad[0] if bad else 'the largest term'}"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if (step + 1) % log_every == 0 or step + 1 == config.steps:
+                    record = {"step": step + 1, "loss": loss.item(), **{k: v.item() for k, v in terms.items()}}
+                    history.append(record)
+                    bar.set_postfix(loss=f"{record['loss']:.3f}", fid=f"{record['fidelity']:.2f}")
+                    if on_log is not None:
+                        on_log(record)
+                if checkpoint is not None and ((step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps):
+                    save_checkpoint(checkpoint, generator, optimizer, step + 1, history, rng, fingerprint)
+    finally:
+        if bn_prior is not None:
+            bn_prior.close()
+    log.info("generator trained %d steps in %.1fs", config.steps - start, time.perf_counter() - started)
+    return history
+
+
+@torch.no_grad()
+def generate(generator: ConditionedGenerator, labels: torch.Tensor, temperature: float, seed: int,
+             device: torch.device, batch_size: int = 500, dropout: bool = True) -> torch.Tensor:
+    """Images (N, C, H, W) as uint8 for the intended `labels`.
+
+    With `dropout=True` the generator samples as it was trained (dropout active, batch
+    statistics in batch norm): dropout is part of how it spreads its outputs.
+    """
+    rng = torch.Generator().manual_seed(seed)
+    generator.to(device).train(dropout)
+    out = []
+    for start in range(0, len(labels), batch_size):
+        batch = labels[start : start + batch_size]
+        cond = sample_conditioning(generator.config.mode, len(batch), generator.config.num_classes,
+                                   temperature=temperature, generator=rng, labels=batch, device=device)
+        z = generator.sample_latent(len(batch), generator=rng, device=device)
+        out.append((generator(z, cond).float().clamp(0, 1) * 255).round().to(torch.uint8).cpu())
+    generator.eval()
+    return torch.cat(out)

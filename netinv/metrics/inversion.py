@@ -1,0 +1,64 @@
+"""The inversion quality report (docs/evaluation.md, "Inversion quality"), in one call.
+
+One forward pass of each network over the generated and the real images feeds every
+number: fidelity (the inverted classifier, and its ONNX export when given), evaluation
+agreement (the independent judge), within-class diversity and coverage, and FID/KID in
+the judge's feature space. Used by the `invert` stage and by audits alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from netinv.metrics.quality import (
+    distribution_distance,
+    embed_and_predict,
+    label_agreement,
+    per_class_diversity,
+)
+
+
+def inversion_quality(
+    images: np.ndarray,
+    labels: np.ndarray,
+    classifier: nn.Module,
+    evaluator: nn.Module,
+    real_images: np.ndarray,
+    real_labels: np.ndarray,
+    num_classes: int,
+    device: torch.device,
+    onnx_session: Any | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Metrics of generated uint8 `images` with intended `labels` against real test images."""
+    _, classifier_logits = embed_and_predict(classifier, images, device=device)
+    fake_features, eval_logits = embed_and_predict(evaluator, images, device=device)
+    real_features, _ = embed_and_predict(evaluator, real_images, device=device)
+    report: dict[str, Any] = {
+        "fidelity": label_agreement(classifier_logits, labels),
+        "eval_agreement": label_agreement(eval_logits, labels),
+    }
+    if onnx_session is not None:
+        from netinv.export import onnx_logits
+
+        report["fidelity_onnx"] = label_agreement(onnx_logits(onnx_session, images.astype(np.float32) / 255.0), labels)
+    diversity = per_class_diversity(images, labels, fake_features, real_images, real_labels, real_features,
+                                    num_classes, seed=seed)
+    distance = distribution_distance(fake_features, labels, real_features, real_labels, num_classes, seed=seed)
+    per_class_eval = {
+        str(c): label_agreement(eval_logits[labels == c], labels[labels == c]) for c in range(num_classes)
+        if (labels == c).any()
+    }
+    report.update({k: v for k, v in diversity.items() if k != "per_class"})
+    report["fid_eval"] = distance["fid"]
+    report["kid_eval"] = distance["kid"]
+    report["per_class"] = {
+        c: {**values, "eval_agreement": per_class_eval.get(c),
+            "fid_eval": distance.get("per_class", {}).get(c, {}).get("fid")}
+        for c, values in diversity["per_class"].items()
+    }
+    return report

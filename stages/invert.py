@@ -1,0 +1,132 @@
+"""Stage `invert`: train the conditioned generator against the classifier and measure it.
+
+Params: `seed`, `invert.*`. Inputs: the classifier (inverted), its ONNX export (for
+fidelity through onnxruntime), the evaluator (the independent judge) and the prepared
+test split (real images for diversity, coverage and FID). Outputs: `models/generator.pt`,
+samples (`samples.npz`, `samples_per_class` per class), per-class image grids, the
+quality metrics and the loss curves. A killed run resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from netinv.atomic import save_figure, save_image, save_npz, write_csv, write_json
+from netinv.device import describe, resolve_device, seed_everything
+from netinv.export import onnx_session
+from netinv.inversion.generator import ConditionedGenerator, GeneratorConfig
+from netinv.inversion.losses import LossWeights
+from netinv.inversion.trainer import InversionConfig, generate, train_generator
+from netinv.metrics.inversion import inversion_quality
+from netinv.models import load_model, save_model
+from netinv.splits import load_prepared
+from netinv.visual import class_overview, grid_image
+from stages import runner
+from stages.config import InvertParams, load_params
+from stages.tracking import numeric_metrics, stage_run
+
+log = logging.getLogger("stages.invert")
+
+
+def build_generator(cfg: InvertParams, num_classes: int, image_shape: tuple[int, int, int]) -> ConditionedGenerator:
+    channels, height, width = image_shape
+    return ConditionedGenerator(GeneratorConfig(
+        num_classes=num_classes, out_channels=channels, image_size=(height, width), mode=cfg.mode,
+        latent_dim=cfg.latent_dim, width=cfg.width, dropout=cfg.dropout, embed_dim=cfg.embed_dim))
+
+
+def inversion_config(cfg: InvertParams, seed: int) -> InversionConfig:
+    return InversionConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, temperature=cfg.temperature,
+                           feature_layers=tuple(cfg.feature_layers), same_class_cosine=cfg.same_class_cosine,
+                           weights=LossWeights(**cfg.weights.model_dump()), jitter=cfg.jitter, flip=cfg.flip,
+                           checkpoint_every=cfg.checkpoint_every,
+                           seed=seed)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = runner.parser(__doc__)
+    p.add_argument("--classifier", required=True, type=Path)
+    p.add_argument("--onnx", required=True, type=Path)
+    p.add_argument("--evaluator", required=True, type=Path)
+    p.add_argument("--data", required=True, type=Path, help="prepared data directory")
+    p.add_argument("--generator", required=True, type=Path, help="generator model file to write")
+    p.add_argument("--samples", required=True, type=Path, help="directory for samples.npz and grids")
+    p.add_argument("--metrics", required=True, type=Path)
+    p.add_argument("--plots", required=True, type=Path)
+    p.add_argument("--checkpoint", required=True, type=Path, help="resumable training state (kept out of DVC)")
+    args = p.parse_args(argv)
+    params = load_params(args.params)
+    cfg = params.invert
+
+    data = load_prepared(args.data)
+    device = resolve_device(cfg.device)
+    seed_everything(params.seed)
+    classifier = load_model(args.classifier, device)
+    evaluator = load_model(args.evaluator, device)
+    num_classes = len(data.class_names)
+    generator = build_generator(cfg, num_classes, data.image_shape)
+    log.info("inverting the classifier with a %s-conditioned generator on %s", cfg.mode, describe(device))
+    started = time.perf_counter()
+    history = train_generator(generator, classifier, inversion_config(cfg, params.seed), device,
+                              checkpoint=args.checkpoint)
+    train_seconds = time.perf_counter() - started
+
+    labels = torch.arange(num_classes).repeat_interleave(cfg.samples_per_class)
+    started = time.perf_counter()
+    images = generate(generator, labels, cfg.temperature, params.seed + 1, device, dropout=cfg.sample_with_dropout)
+    sample_seconds = time.perf_counter() - started
+    images, labels = images.numpy(), labels.numpy().astype(np.int64)
+    quality = inversion_quality(images, labels, classifier, evaluator, data.test.images, data.test.labels,
+                                num_classes, device, onnx_session=onnx_session(args.onnx), seed=params.seed)
+    metrics = {
+        **quality,
+        "mode": cfg.mode,
+        "train_seconds": train_seconds,
+        "steps": cfg.steps,
+        "samples_per_second": len(images) / sample_seconds,
+        "num_samples": len(images),
+        "peak_memory_mb": peak_memory_mb(device),
+        "device": str(device),
+    }
+    log.info("fidelity %.3f (onnx %.3f), eval agreement %.3f, coverage %.3f, pixel spread ratio %.2f",
+             metrics["fidelity"], metrics["fidelity_onnx"], metrics["eval_agreement"], metrics["coverage"],
+             metrics["pixel_spread_ratio"])
+
+    save_model(args.generator, generator.cpu().eval(), meta={"classifier": str(args.classifier),
+                                                             "class_names": list(data.class_names)})
+    save_npz(args.samples / "samples.npz", images=images, labels=labels)
+    grids = args.samples / "grids"
+    for c, name in enumerate(data.class_names):
+        save_image(grids / f"{c:02d}_{name.replace('/', '-').replace(' ', '_')}.png",
+                   grid_image(images[labels == c][:64], nrow=8))
+    save_figure(args.samples / "overview.png",
+                class_overview(images, labels, data.class_names,
+                               title=f"{cfg.mode}: eval agreement {metrics['eval_agreement']:.2f}, "
+                                     f"coverage {metrics['coverage']:.2f}"))
+    write_json(args.metrics, metrics)
+    write_csv(args.plots / "losses.csv", history)
+    with stage_run("invert", params.mlflow.experiment, {"invert": cfg.model_dump(), "seed": params.seed}) as mlflow:
+        for record in history:
+            mlflow.log_metrics({f"train_{k}": v for k, v in record.items() if k != "step"}, step=int(record["step"]))
+        mlflow.log_metrics(numeric_metrics({k: v for k, v in metrics.items() if k != "per_class"}))
+        mlflow.log_artifact(str(args.samples / "overview.png"))
+        mlflow.log_artifacts(str(grids), artifact_path="grids")
+        mlflow.log_artifact(str(args.metrics))
+    args.checkpoint.unlink(missing_ok=True)  # the outputs are written: the next run starts afresh
+
+
+if __name__ == "__main__":
+    runner.run(main)

@@ -1,0 +1,56 @@
+"""What a user sees when a stage meets bad input: one line naming the problem, exit 1."""
+
+from pathlib import Path
+
+import pytest
+
+from stages import prepare, runner, train
+
+
+def write_params(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return path
+
+
+def run_stage(main, argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        runner.run(main, argv)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def test_missing_dataset_directory_names_it_and_the_fix(tmp_path, capsys):
+    params = write_params(tmp_path, f"data:\n  name: fashion_mnist\n  root: {tmp_path / 'nowhere'}\n")
+    err = run_stage(prepare.main, ["--params", str(params), "--out", str(tmp_path / "p"),
+                                   "--profile", str(tmp_path / "a.json"), "--validation", str(tmp_path / "b.json")],
+                    capsys)
+    assert str(tmp_path / "nowhere") in err and "apt-get install dataset-fashion-mnist" in err
+    assert not (tmp_path / "p").exists()  # nothing half-written
+
+
+def test_corrupt_npz_dataset(tmp_path, capsys):
+    (tmp_path / "data.npz").write_bytes(b"PK\x03\x04 truncated")
+    params = write_params(tmp_path, f"data:\n  name: npz\n  root: {tmp_path / 'data.npz'}\n")
+    err = run_stage(prepare.main, ["--params", str(params), "--out", str(tmp_path / "p"),
+                                   "--profile", str(tmp_path / "a.json"), "--validation", str(tmp_path / "b.json")],
+                    capsys)
+    assert "data.npz" in err
+
+
+def test_train_without_prepared_data_says_which_stage_to_run(tmp_path, capsys):
+    params = write_params(tmp_path, "seed: 0\n")
+    err = run_stage(train.main, ["classifier", "--params", str(params), "--data", str(tmp_path / "none"),
+                                 "--model", str(tmp_path / "m.pt"), "--metrics", str(tmp_path / "m.json"),
+                                 "--plots", str(tmp_path / "plots")], capsys)
+    assert "dvc repro prepare" in err
+
+
+def test_mistyped_param_fails_the_stage(tmp_path, capsys):
+    params = write_params(tmp_path, "classifier:\n  epoch: 3\n")
+    err = run_stage(train.main, ["classifier", "--params", str(params), "--data", str(tmp_path),
+                                 "--model", str(tmp_path / "m.pt"), "--metrics", str(tmp_path / "m.json"),
+                                 "--plots", str(tmp_path / "plots")], capsys)
+    assert "unknown key 'classifier.epoch'" in err and "epochs" in err
