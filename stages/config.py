@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -9,6 +10,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from netinv.data import DATASETS
+from netinv.inversion.generator import GeneratorConfig
+from netinv.inversion.losses import LossWeights
+from netinv.inversion.trainer import InversionConfig
 
 PositiveInt = Annotated[int, Field(gt=0)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
@@ -105,6 +109,31 @@ class InvertParams(Section):
     checkpoint_every: PositiveInt = 100
     device: str = "auto"
 
+    def generator_config(self, num_classes: int, image_shape: tuple[int, int, int]) -> GeneratorConfig:
+        channels, height, width = image_shape
+        return GeneratorConfig(num_classes=num_classes, out_channels=channels, image_size=(height, width),
+                               mode=self.mode, latent_dim=self.latent_dim, width=self.width, dropout=self.dropout,
+                               embed_dim=self.embed_dim)
+
+    def inversion_config(self, seed: int, **overrides: object) -> InversionConfig:
+        config = InversionConfig(
+            steps=self.steps, batch_size=self.batch_size, lr=self.lr, temperature=self.temperature,
+            feature_layers=tuple(self.feature_layers), same_class_cosine=self.same_class_cosine,
+            weights=LossWeights(**self.weights.model_dump()), jitter=self.jitter, flip=self.flip,
+            checkpoint_every=self.checkpoint_every, seed=seed)
+        return dataclasses.replace(config, **overrides)
+
+
+class AblationParams(Section):
+    """Conditioning mode x diversity losses, each run with `invert`'s other settings at a smaller budget."""
+
+    modes: list[Literal["label", "vector", "matrix", "vector_matrix"]] = ["label", "vector", "matrix",
+                                                                          "vector_matrix"]
+    steps: PositiveInt = 300
+    samples_per_class: Annotated[int, Field(ge=10)] = 100
+    cos: Annotated[float, Field(ge=0)] = 0.5  # the weight of a diversity loss when it is switched on
+    orth: Annotated[float, Field(ge=0)] = 0.5
+
 
 class ThresholdParams(Section):
     value: float
@@ -131,6 +160,7 @@ class Params(Section):
     export: ExportParams = ExportParams()
     invert: InvertParams = InvertParams()
     validate_samples: ValidateSamplesParams = ValidateSamplesParams()
+    ablation: AblationParams = AblationParams()
 
 
 class ParamsError(ValueError):

@@ -21,33 +21,17 @@ import torch
 from netinv.atomic import save_figure, save_image, save_npz, write_csv, write_json
 from netinv.device import describe, resolve_device, seed_everything
 from netinv.export import onnx_session
-from netinv.inversion.generator import ConditionedGenerator, GeneratorConfig
-from netinv.inversion.losses import LossWeights
-from netinv.inversion.trainer import InversionConfig, generate, train_generator
+from netinv.inversion.generator import ConditionedGenerator
+from netinv.inversion.trainer import generate, train_generator
 from netinv.metrics.inversion import inversion_quality
 from netinv.models import load_model, save_model
 from netinv.splits import load_prepared
 from netinv.visual import class_overview, grid_image
 from stages import runner
-from stages.config import InvertParams, load_params
+from stages.config import load_params
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.invert")
-
-
-def build_generator(cfg: InvertParams, num_classes: int, image_shape: tuple[int, int, int]) -> ConditionedGenerator:
-    channels, height, width = image_shape
-    return ConditionedGenerator(GeneratorConfig(
-        num_classes=num_classes, out_channels=channels, image_size=(height, width), mode=cfg.mode,
-        latent_dim=cfg.latent_dim, width=cfg.width, dropout=cfg.dropout, embed_dim=cfg.embed_dim))
-
-
-def inversion_config(cfg: InvertParams, seed: int) -> InversionConfig:
-    return InversionConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, temperature=cfg.temperature,
-                           feature_layers=tuple(cfg.feature_layers), same_class_cosine=cfg.same_class_cosine,
-                           weights=LossWeights(**cfg.weights.model_dump()), jitter=cfg.jitter, flip=cfg.flip,
-                           checkpoint_every=cfg.checkpoint_every,
-                           seed=seed)
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -77,10 +61,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     classifier = load_model(args.classifier, device)
     evaluator = load_model(args.evaluator, device)
     num_classes = len(data.class_names)
-    generator = build_generator(cfg, num_classes, data.image_shape)
+    generator = ConditionedGenerator(cfg.generator_config(num_classes, data.image_shape))
     log.info("inverting the classifier with a %s-conditioned generator on %s", cfg.mode, describe(device))
     started = time.perf_counter()
-    history = train_generator(generator, classifier, inversion_config(cfg, params.seed), device,
+    history = train_generator(generator, classifier, cfg.inversion_config(params.seed), device,
                               checkpoint=args.checkpoint)
     train_seconds = time.perf_counter() - started
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import torch
 from torch import nn
@@ -21,7 +21,25 @@ _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 _PASS_THROUGH = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.Identity)
 
 
-class FeatureTap:
+class _Hooked:
+    """Context-manager protocol for objects holding forward hooks: leaving the block removes them."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class FeatureTap(_Hooked):
     """Forward hooks on named submodules; ``features`` holds their last outputs, (B, -1) each.
 
     Outputs are kept with their autograd graph, so losses on them reach the generator.
@@ -73,16 +91,6 @@ class FeatureTap:
         self._handles.clear()
         self.clear()
 
-    def __enter__(self) -> FeatureTap:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def default_feature_layer(model: nn.Module) -> str:
@@ -121,7 +129,7 @@ def default_feature_layer(model: nn.Module) -> str:
     )
 
 
-class BatchNormStatsPrior:
+class BatchNormStatsPrior(_Hooked):
     """DeepInversion's feature-statistics prior (Yin et al. 2020, "Dreaming to Distill").
 
     Loss = sum over batch-norm layers l of ``||mu_l(x) - running_mean_l||_2 +
@@ -166,13 +174,3 @@ class BatchNormStatsPrior:
         self._handles.clear()
         self._terms.clear()
 
-    def __enter__(self) -> BatchNormStatsPrior:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy.spatial.distance import cdist
 from scipy.special import softmax
 
+from netinv.validation.dataset import pixel_checks, pixel_columns
 from netinv.validation.suite import Check, Severity
 
 
@@ -50,14 +51,9 @@ def nearest_same_class_distance(images: np.ndarray, labels: np.ndarray) -> np.nd
 
 def sample_table(images: np.ndarray, labels: np.ndarray, classifier_logits: np.ndarray,
                  eval_logits: np.ndarray) -> pd.DataFrame:
-    flat = images.reshape(len(images), -1).astype(np.float32)
     probs = softmax(classifier_logits.astype(np.float64), axis=1)
     return pd.DataFrame({
-        "pixel_mean": flat.mean(axis=1),
-        "pixel_std": flat.std(axis=1),
-        "pixel_min": flat.min(axis=1),
-        "pixel_max": flat.max(axis=1),
-        "has_nan": np.isnan(flat).any(axis=1),
+        **pixel_columns(images),
         "intended_label": labels.astype(np.int64),
         "classifier_label": probs.argmax(axis=1),
         "classifier_confidence": probs.max(axis=1),
@@ -82,11 +78,7 @@ def sample_checks(num_classes: int, thresholds: SampleThresholds, real_partition
     t = thresholds
     uniform = [1.0 / num_classes] * num_classes
     return [
-        Check("pixel_min_in_range", "ExpectColumnValuesToBeBetween",
-              {"column": "pixel_min", "min_value": 0, "max_value": 255}),
-        Check("pixel_max_in_range", "ExpectColumnValuesToBeBetween",
-              {"column": "pixel_max", "min_value": 0, "max_value": 255}),
-        Check("no_nan_pixels", "ExpectColumnValuesToBeInSet", {"column": "has_nan", "value_set": [False]}),
+        *pixel_checks(),
         Check("label_balance_kl", "ExpectColumnKLDivergenceToBeLessThan",
               {"column": "intended_label", "partition_object": {"values": list(range(num_classes)),
                                                                 "weights": uniform},

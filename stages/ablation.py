@@ -1,0 +1,125 @@
+"""Stage `ablation`: conditioning mode x diversity losses, measured with the same metrics.
+
+`run`: one cell (a mode and `none` / `cosine` / `orthogonality` / `both`): a generator
+trained with `invert`'s settings at `ablation.steps`, its samples measured like the
+`invert` stage's. `summarise`: the table of all cells (`metrics/inversion_ablation.json`)
+and a plot. Run all with `dvc repro ablation/dvc.yaml`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from netinv.atomic import save_figure, write_json
+from netinv.device import resolve_device, seed_everything
+from netinv.inversion.generator import ConditionedGenerator
+from netinv.inversion.trainer import generate, train_generator
+from netinv.metrics.inversion import inversion_quality
+from netinv.models import load_model
+from netinv.splits import load_prepared
+from stages import runner
+from stages.config import load_params
+from stages.tracking import numeric_metrics, stage_run
+
+log = logging.getLogger("stages.ablation")
+DIVERSITY = ("none", "cosine", "orthogonality", "both")
+REPORTED = ("fidelity", "eval_agreement", "coverage", "precision", "recall", "density", "pixel_spread_ratio",
+            "diversity_cosine", "diversity_ssim", "fid_eval", "kid_eval", "train_seconds")
+
+
+def run_cell(argv: Sequence[str]) -> None:
+    p = runner.parser(__doc__)
+    p.add_argument("--mode", required=True)
+    p.add_argument("--diversity", required=True, choices=DIVERSITY)
+    p.add_argument("--classifier", required=True, type=Path)
+    p.add_argument("--evaluator", required=True, type=Path)
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="the cell's metrics JSON")
+    args = p.parse_args(argv)
+    params = load_params(args.params)
+    cfg, ablation = params.invert.model_copy(update={"mode": args.mode}), params.ablation
+
+    data = load_prepared(args.data)
+    device = resolve_device(cfg.device)
+    seed_everything(params.seed)
+    classifier, evaluator = load_model(args.classifier, device), load_model(args.evaluator, device)
+    num_classes = len(data.class_names)
+    generator = ConditionedGenerator(cfg.generator_config(num_classes, data.image_shape))
+    base = cfg.inversion_config(params.seed, steps=ablation.steps)
+    weights = dataclasses.replace(base.weights, cos=ablation.cos if args.diversity in ("cosine", "both") else 0.0,
+                                  orth=ablation.orth if args.diversity in ("orthogonality", "both") else 0.0)
+    started = time.perf_counter()
+    train_generator(generator, classifier, dataclasses.replace(base, weights=weights), device, progress=False)
+    train_seconds = time.perf_counter() - started
+    labels = torch.arange(num_classes).repeat_interleave(ablation.samples_per_class)
+    images = generate(generator, labels, cfg.temperature, params.seed + 1, device, dropout=cfg.sample_with_dropout)
+    quality = inversion_quality(images.numpy(), labels.numpy().astype(np.int64), classifier, evaluator,
+                                data.test.images, data.test.labels, num_classes, device, seed=params.seed)
+    cell = {"mode": args.mode, "diversity": args.diversity, "steps": ablation.steps, "train_seconds": train_seconds,
+            **{k: quality[k] for k in REPORTED if k in quality}}
+    log.info("%s / %s: %s", args.mode, args.diversity, {k: round(v, 3) for k, v in cell.items()
+                                                         if isinstance(v, float)})
+    write_json(args.out, cell)
+
+
+def plot_cells(cells: list[dict]):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = list(dict.fromkeys(c["mode"] for c in cells))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key in zip(axes, ("eval_agreement", "coverage"), strict=True):
+        for i, diversity in enumerate(DIVERSITY):
+            values = [next((c[key] for c in cells if c["mode"] == m and c["diversity"] == diversity), np.nan)
+                      for m in modes]
+            ax.bar(np.arange(len(modes)) + (i - 1.5) * 0.2, values, width=0.2, label=diversity)
+        ax.set_xticks(np.arange(len(modes)), modes)
+        ax.set_title(key)
+        ax.set_ylim(0, 1)
+    axes[0].legend(title="diversity losses", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def summarise(argv: Sequence[str]) -> None:
+    p = runner.parser(__doc__)
+    p.add_argument("--runs", required=True, type=Path, nargs="+", help="cell metrics files")
+    p.add_argument("--metrics", required=True, type=Path)
+    p.add_argument("--plot", required=True, type=Path)
+    args = p.parse_args(argv)
+    params = load_params(args.params)
+    cells = [json.loads(path.read_text()) for path in args.runs]
+    best = max(cells, key=lambda c: (c["eval_agreement"], c["coverage"]))
+    write_json(args.metrics, {"cells": cells, "best": {"mode": best["mode"], "diversity": best["diversity"]},
+                              "steps": params.ablation.steps})
+    save_figure(args.plot, plot_cells(cells))
+    with stage_run("ablation", params.mlflow.experiment, {"ablation": params.ablation.model_dump()}) as mlflow:
+        for cell in cells:
+            prefix = f"{cell['mode']}.{cell['diversity']}"
+            mlflow.log_metrics(numeric_metrics({prefix: {k: v for k, v in cell.items() if k in REPORTED}}))
+        mlflow.log_artifact(str(args.plot))
+        mlflow.log_artifact(str(args.metrics))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"run": run_cell, "summarise": summarise}
+    if not argv or argv[0] not in commands:
+        raise ValueError(f"usage: python -m stages.ablation {{{'|'.join(commands)}}} ...")
+    commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    runner.run(main)
