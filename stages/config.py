@@ -80,12 +80,12 @@ class ExportParams(Section):
 
 
 class LossWeightParams(Section):
-    ce: Annotated[float, Field(ge=0)] = 1.0
+    ce: Annotated[float, Field(ge=0)] = 2.0
     kl: Annotated[float, Field(ge=0)] = 1.0
     cos: Annotated[float, Field(ge=0)] = 0.5
     orth: Annotated[float, Field(ge=0)] = 0.5
     tv: Annotated[float, Field(ge=0)] = 0.0
-    bn: Annotated[float, Field(ge=0)] = 0.0
+    bn: Annotated[float, Field(ge=0)] = 0.2
     mode_seeking: Annotated[float, Field(ge=0)] = 0.0
 
 
@@ -98,11 +98,11 @@ class InvertParams(Section):
     width: Annotated[int, Field(ge=2)] = 32
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.3
     embed_dim: PositiveInt = 32
-    temperature: Annotated[float, Field(gt=0)] = 1.0
+    temperature: Annotated[float, Field(gt=0)] = 0.5
     feature_layers: list[str] = ["embedding"]
     same_class_cosine: bool = True
     weights: LossWeightParams = LossWeightParams()
-    jitter: Annotated[int, Field(ge=0, le=8)] = 0
+    jitter: Annotated[int, Field(ge=0, le=8)] = 2
     flip: bool = False
     samples_per_class: Annotated[int, Field(ge=10)] = 200
     sample_with_dropout: bool = True
@@ -125,10 +125,9 @@ class InvertParams(Section):
 
 
 class AblationParams(Section):
-    """Conditioning mode x diversity losses, each run with `invert`'s other settings at a smaller budget."""
+    """Conditioning mode x diversity losses (the cells: the matrix in ablation/dvc.yaml), each run
+    with `invert`'s other settings at a smaller budget."""
 
-    modes: list[Literal["label", "vector", "matrix", "vector_matrix"]] = ["label", "vector", "matrix",
-                                                                          "vector_matrix"]
     steps: PositiveInt = 300
     samples_per_class: Annotated[int, Field(ge=10)] = 100
     cos: Annotated[float, Field(ge=0)] = 0.5  # the weight of a diversity loss when it is switched on

@@ -117,7 +117,7 @@ def test_unchanged_workspace_is_a_noop(workspace):
     work, env, _ = workspace
     again = run(["dvc", "repro"], work, env)
     assert "Data and pipelines are up to date" in again.stdout
-    status = run(["dvc", "status"], work, env)
+    status = run(["dvc", "status", "dvc.yaml"], work, env)  # the default pipeline (the ablation is apart)
     assert "up to date" in status.stdout
 
 
@@ -197,3 +197,14 @@ def test_mlflow_ui_serves_the_runs(workspace):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_ablation_pipeline_fills_every_cell(workspace):
+    work, env, _ = workspace
+    run(["dvc", "repro", "ablation/dvc.yaml"], work, env)
+    ablation = read_json(work / "metrics/inversion_ablation.json")
+    cells = {(c["mode"], c["diversity"]) for c in ablation["cells"]}
+    assert cells == {(m, d) for m in ("label", "vector", "matrix", "vector_matrix")
+                     for d in ("none", "cosine", "orthogonality", "both")}
+    assert all(0 <= c["eval_agreement"] <= 1 and 0 <= c["coverage"] <= 1 for c in ablation["cells"])
+    assert (work / "plots/inversion_ablation.png").read_bytes()[:4] == b"\x89PNG"
