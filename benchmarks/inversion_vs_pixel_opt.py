@@ -46,14 +46,15 @@ def main() -> None:
     classifier = load_model(args.models / "classifier.pt")
     evaluator = load_model(args.models / "evaluator.pt")
     generator = load_model(args.models / "generator.pt")
-    train_seconds = json.loads(args.inversion_metrics.read_text())["train_seconds"]
+    inversion = json.loads(args.inversion_metrics.read_text())
+    train_seconds, temperature = inversion["train_seconds"], inversion["sample_temperature"]
     num_classes = generator.config.num_classes
     shape = (generator.config.out_channels, *generator.config.image_size)
     rows = []
     for n in args.samples:
         labels = torch.arange(n) % num_classes
         started = time.perf_counter()
-        images = generate(generator, labels, 1.0, seed=1, device=device).numpy()
+        images = generate(generator, labels, temperature, seed=1, device=device).numpy()
         sample_seconds = time.perf_counter() - started
         rows.append({"inverter": "generator", "samples": n, "seconds": train_seconds + sample_seconds,
                      "train_seconds": train_seconds, "sample_seconds": sample_seconds,

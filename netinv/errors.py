@@ -1,10 +1,16 @@
 """Project exceptions: each carries a message that names the bad thing and the fix."""
 
-from netinv.data.errors import DatasetError
 
 
 class NetinvError(Exception):
     """Base for errors the user can act on."""
+
+
+class DatasetError(NetinvError, ValueError):
+    """A dataset that cannot be loaded as-is; the message names the file or folder and the fix.
+
+    Subclassing ValueError lets generic callers treat a bad dataset like any other bad input.
+    """
 
 
 class ModelFileError(NetinvError, ValueError):

@@ -20,13 +20,13 @@ import torch
 
 from netinv.atomic import save_figure, write_json
 from netinv.device import resolve_device, seed_everything
-from netinv.inversion.generator import ConditionedGenerator
 from netinv.inversion.trainer import generate, train_generator
 from netinv.metrics.inversion import inversion_quality
 from netinv.models import load_model
 from netinv.splits import load_prepared
 from stages import runner
 from stages.config import load_params
+from stages.inversion_setup import build_generator, inversion_config
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.ablation")
@@ -52,15 +52,15 @@ def run_cell(argv: Sequence[str]) -> None:
     seed_everything(params.seed)
     classifier, evaluator = load_model(args.classifier, device), load_model(args.evaluator, device)
     num_classes = len(data.class_names)
-    generator = ConditionedGenerator(cfg.generator_config(num_classes, data.image_shape))
-    base = cfg.inversion_config(params.seed, steps=ablation.steps)
+    generator = build_generator(cfg, num_classes, data.image_shape)
+    base = inversion_config(cfg, params.seed, steps=ablation.steps)
     weights = dataclasses.replace(base.weights, cos=ablation.cos if args.diversity in ("cosine", "both") else 0.0,
                                   orth=ablation.orth if args.diversity in ("orthogonality", "both") else 0.0)
     started = time.perf_counter()
     train_generator(generator, classifier, dataclasses.replace(base, weights=weights), device, progress=False)
     train_seconds = time.perf_counter() - started
     labels = torch.arange(num_classes).repeat_interleave(ablation.samples_per_class)
-    images = generate(generator, labels, cfg.temperature, params.seed + 1, device, dropout=cfg.sample_with_dropout)
+    images = generate(generator, labels, cfg.sample_temperature, params.seed + 1, device, dropout=cfg.sample_with_dropout)
     quality = inversion_quality(images.numpy(), labels.numpy().astype(np.int64), classifier, evaluator,
                                 data.test.images, data.test.labels, num_classes, device, seed=params.seed)
     cell = {"mode": args.mode, "diversity": args.diversity, "steps": ablation.steps, "train_seconds": train_seconds,

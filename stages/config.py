@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -10,9 +9,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from netinv.data import DATASETS
-from netinv.inversion.generator import GeneratorConfig
-from netinv.inversion.losses import LossWeights
-from netinv.inversion.trainer import InversionConfig
 
 PositiveInt = Annotated[int, Field(gt=0)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
@@ -99,6 +95,7 @@ class InvertParams(Section):
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.3
     embed_dim: PositiveInt = 32
     temperature: Annotated[float, Field(gt=0)] = 0.5
+    sample_temperature: Annotated[float, Field(gt=0)] = 0.05
     feature_layers: list[str] = ["embedding"]
     same_class_cosine: bool = True
     weights: LossWeightParams = LossWeightParams()
@@ -108,20 +105,6 @@ class InvertParams(Section):
     sample_with_dropout: bool = True
     checkpoint_every: PositiveInt = 100
     device: str = "auto"
-
-    def generator_config(self, num_classes: int, image_shape: tuple[int, int, int]) -> GeneratorConfig:
-        channels, height, width = image_shape
-        return GeneratorConfig(num_classes=num_classes, out_channels=channels, image_size=(height, width),
-                               mode=self.mode, latent_dim=self.latent_dim, width=self.width, dropout=self.dropout,
-                               embed_dim=self.embed_dim)
-
-    def inversion_config(self, seed: int, **overrides: object) -> InversionConfig:
-        config = InversionConfig(
-            steps=self.steps, batch_size=self.batch_size, lr=self.lr, temperature=self.temperature,
-            feature_layers=tuple(self.feature_layers), same_class_cosine=self.same_class_cosine,
-            weights=LossWeights(**self.weights.model_dump()), jitter=self.jitter, flip=self.flip,
-            checkpoint_every=self.checkpoint_every, seed=seed)
-        return dataclasses.replace(config, **overrides)
 
 
 class AblationParams(Section):

@@ -21,7 +21,6 @@ import torch
 from netinv.atomic import save_figure, save_image, save_npz, write_csv, write_json
 from netinv.device import describe, resolve_device, seed_everything
 from netinv.export import onnx_session
-from netinv.inversion.generator import ConditionedGenerator
 from netinv.inversion.trainer import generate, train_generator
 from netinv.metrics.inversion import inversion_quality
 from netinv.models import load_model, save_model
@@ -29,6 +28,7 @@ from netinv.splits import load_prepared
 from netinv.visual import class_overview, grid_image
 from stages import runner
 from stages.config import load_params
+from stages.inversion_setup import build_generator, inversion_config
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.invert")
@@ -61,16 +61,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     classifier = load_model(args.classifier, device)
     evaluator = load_model(args.evaluator, device)
     num_classes = len(data.class_names)
-    generator = ConditionedGenerator(cfg.generator_config(num_classes, data.image_shape))
+    generator = build_generator(cfg, num_classes, data.image_shape)
     log.info("inverting the classifier with a %s-conditioned generator on %s", cfg.mode, describe(device))
     started = time.perf_counter()
-    history = train_generator(generator, classifier, cfg.inversion_config(params.seed), device,
+    history = train_generator(generator, classifier, inversion_config(cfg, params.seed), device,
                               checkpoint=args.checkpoint)
     train_seconds = time.perf_counter() - started
 
     labels = torch.arange(num_classes).repeat_interleave(cfg.samples_per_class)
     started = time.perf_counter()
-    images = generate(generator, labels, cfg.temperature, params.seed + 1, device, dropout=cfg.sample_with_dropout)
+    images = generate(generator, labels, cfg.sample_temperature, params.seed + 1, device, dropout=cfg.sample_with_dropout)
     sample_seconds = time.perf_counter() - started
     images, labels = images.numpy(), labels.numpy().astype(np.int64)
     quality = inversion_quality(images, labels, classifier, evaluator, data.test.images, data.test.labels,
@@ -78,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     metrics = {
         **quality,
         "mode": cfg.mode,
+        "sample_temperature": cfg.sample_temperature,
         "train_seconds": train_seconds,
         "steps": cfg.steps,
         "samples_per_second": len(images) / sample_seconds,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -26,5 +27,7 @@ def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None
     try:
         main(argv)
     except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if os.environ.get("NETINV_TRACEBACK"):
+            raise
+        print(f"error: {exc}\n(set NETINV_TRACEBACK=1 for the full traceback)", file=sys.stderr)
         sys.exit(1)

@@ -23,6 +23,7 @@ from netinv.inversion.conditioning import (
     label_matrix,
     matrices_are_distinct,
 )
+from netinv.models.io import register_architecture
 
 
 @dataclass(frozen=True)
@@ -139,3 +140,6 @@ class ConditionedGenerator(nn.Module):
                 f"cond.vectors must have shape ({len(z)}, {config.num_classes}), "
                 f"got {tuple(cond.vectors.shape)}"
             )
+
+
+register_architecture("generator", GeneratorConfig, ConditionedGenerator)

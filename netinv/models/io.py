@@ -8,6 +8,7 @@ from the architecture stored in the file, never from the caller's params.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import pickle
 import zipfile
 from pathlib import Path
@@ -28,27 +29,32 @@ ARCHITECTURES: dict[str, tuple[type, type[nn.Module]]] = {
 }
 
 
-def _architectures() -> dict[str, tuple[type, type[nn.Module]]]:
-    """Classifiers plus the inversion generator, imported late: training a classifier must not
-    depend (for DVC, or at import time) on the inversion code."""
-    from netinv.inversion.generator import ConditionedGenerator, GeneratorConfig
+# Architectures defined elsewhere register themselves on import; a file naming one is
+# loaded by importing its module first. The classifiers thereby never depend on them.
+PLUGINS = {"generator": "netinv.inversion.generator"}
 
-    return {**ARCHITECTURES, "generator": (GeneratorConfig, ConditionedGenerator)}
+
+def register_architecture(name: str, config_cls: type, model_cls: type[nn.Module]) -> None:
+    ARCHITECTURES[name] = (config_cls, model_cls)
+
+
+def _architecture(arch: str) -> tuple[type, type[nn.Module]]:
+    if arch not in ARCHITECTURES and arch in PLUGINS:
+        importlib.import_module(PLUGINS[arch])
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture '{arch}'; valid: {sorted({*ARCHITECTURES, *PLUGINS})}")
+    return ARCHITECTURES[arch]
 
 
 def build_model(arch: str, **config: Any) -> nn.Module:
-    known = ARCHITECTURES if arch in ARCHITECTURES else _architectures()
-    if arch not in known:
-        raise ValueError(f"unknown architecture '{arch}'; valid: {sorted(known)}")
-    config_cls, model_cls = known[arch]
+    config_cls, model_cls = _architecture(arch)
     return model_cls(config_cls(**_tuples(config)))
 
 
 def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any] | None = None) -> None:
-    known = _architectures()
-    arch = next((name for name, (_, cls) in known.items() if isinstance(model, cls)), None)
+    arch = next((name for name, (_, cls) in ARCHITECTURES.items() if isinstance(model, cls)), None)
     if arch is None:
-        raise ValueError(f"cannot save a {type(model).__name__}; known: {sorted(known)}")
+        raise ValueError(f"cannot save a {type(model).__name__}; known: {sorted(ARCHITECTURES)}")
     payload = {
         "format": FORMAT,
         "arch": arch,
@@ -84,7 +90,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} is not a netinv model file (found a {kind} without format '{FORMAT}'); "
             "a bare state_dict lacks the architecture: save it with netinv.models.save_model"
         )
-    if payload.get("arch") not in ARCHITECTURES and payload.get("arch") != "generator":
+    if payload.get("arch") not in ARCHITECTURES and payload.get("arch") not in PLUGINS:
         raise ModelFileError(f"{path} names unknown architecture {payload.get('arch')!r}")
     return payload
 

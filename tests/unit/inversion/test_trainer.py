@@ -39,6 +39,14 @@ def test_generator_learns_to_satisfy_the_classifier(one_thread, tiny_classifier,
     assert history[-1]["ce"] < history[0]["ce"]
 
 
+def test_batch_norm_prior_and_jitter_train_too(one_thread, tiny_classifier):
+    config = InversionConfig(steps=60, batch_size=24, lr=3e-3, jitter=2, flip=True,
+                             weights=LossWeights(ce=2.0, bn=0.2, mode_seeking=0.1))
+    history = train_generator(make_generator(), tiny_classifier, config, CPU, progress=False, log_every=10)
+    assert {"bn", "mode_seeking"} <= set(history[-1])
+    assert history[-1]["bn"] < history[0]["bn"]  # the prior pulls batch statistics towards the recorded ones
+
+
 class Interrupt(Exception):
     pass
 
