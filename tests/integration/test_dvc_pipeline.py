@@ -28,7 +28,8 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> s
 def project_files(root: Path) -> list[str]:
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=root,
                             capture_output=True, text=True, check=True).stdout.split()
-    return [f for f in listed if not f.startswith(SKIP_PREFIXES) and (root / f).is_file()]
+    return [f for f in listed if not f.startswith(SKIP_PREFIXES) and not f.endswith("dvc.lock")
+            and (root / f).is_file()]
 
 
 @pytest.fixture(scope="module")
