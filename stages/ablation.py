@@ -16,17 +16,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from netinv.atomic import save_figure, write_json
 from netinv.device import resolve_device, seed_everything
-from netinv.inversion.trainer import generate, train_generator
+from netinv.inversion.trainer import train_generator
 from netinv.metrics.inversion import inversion_quality
 from netinv.models import load_model
 from netinv.splits import load_prepared
 from stages import runner
 from stages.config import load_params
-from stages.inversion_setup import build_generator, inversion_config
+from stages.inversion_setup import build_generator, inversion_config, sample_balanced
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.ablation")
@@ -59,9 +58,8 @@ def run_cell(argv: Sequence[str]) -> None:
     started = time.perf_counter()
     train_generator(generator, classifier, dataclasses.replace(base, weights=weights), device, progress=False)
     train_seconds = time.perf_counter() - started
-    labels = torch.arange(num_classes).repeat_interleave(ablation.samples_per_class)
-    images = generate(generator, labels, cfg.sample_temperature, params.seed + 1, device, dropout=cfg.sample_with_dropout)
-    quality = inversion_quality(images.numpy(), labels.numpy().astype(np.int64), classifier, evaluator,
+    images, labels = sample_balanced(generator, cfg, ablation.samples_per_class, params.seed + 1, device)
+    quality = inversion_quality(images, labels, classifier, evaluator,
                                 data.test.images, data.test.labels, num_classes, device, seed=params.seed)
     cell = {"mode": args.mode, "diversity": args.diversity, "steps": ablation.steps, "train_seconds": train_seconds,
             **{k: quality[k] for k in REPORTED if k in quality}}

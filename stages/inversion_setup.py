@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+import torch
+
 from netinv.inversion.generator import ConditionedGenerator, GeneratorConfig
 from netinv.inversion.losses import LossWeights
-from netinv.inversion.trainer import InversionConfig
+from netinv.inversion.trainer import InversionConfig, generate
 from stages.config import InvertParams
 
 
@@ -28,3 +31,12 @@ def inversion_config(cfg: InvertParams, seed: int, **overrides: object) -> Inver
         weights=LossWeights(**cfg.weights.model_dump()), jitter=cfg.jitter, flip=cfg.flip,
         checkpoint_every=cfg.checkpoint_every, seed=seed)
     return dataclasses.replace(config, **overrides)
+
+
+def sample_balanced(generator: ConditionedGenerator, cfg: InvertParams, per_class: int, seed: int,
+                    device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """`per_class` samples of every class, drawn as the `invert` params say (temperature, dropout):
+    uint8 images (N, C, H, W) and int64 intended labels."""
+    labels = torch.arange(generator.config.num_classes).repeat_interleave(per_class)
+    images = generate(generator, labels, cfg.sample_temperature, seed, device, dropout=cfg.sample_with_dropout)
+    return images.numpy(), labels.numpy().astype(np.int64)

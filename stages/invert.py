@@ -15,20 +15,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from netinv.atomic import save_figure, save_image, save_npz, write_csv, write_json
 from netinv.device import describe, resolve_device, seed_everything
 from netinv.export import onnx_session
-from netinv.inversion.trainer import generate, train_generator
+from netinv.inversion.trainer import train_generator
 from netinv.metrics.inversion import inversion_quality
 from netinv.models import load_model, save_model
 from netinv.splits import load_prepared
 from netinv.visual import class_overview, grid_image
 from stages import runner
 from stages.config import load_params
-from stages.inversion_setup import build_generator, inversion_config
+from stages.inversion_setup import build_generator, inversion_config, sample_balanced
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.invert")
@@ -68,11 +67,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                               checkpoint=args.checkpoint)
     train_seconds = time.perf_counter() - started
 
-    labels = torch.arange(num_classes).repeat_interleave(cfg.samples_per_class)
     started = time.perf_counter()
-    images = generate(generator, labels, cfg.sample_temperature, params.seed + 1, device, dropout=cfg.sample_with_dropout)
+    images, labels = sample_balanced(generator, cfg, cfg.samples_per_class, params.seed + 1, device)
     sample_seconds = time.perf_counter() - started
-    images, labels = images.numpy(), labels.numpy().astype(np.int64)
     quality = inversion_quality(images, labels, classifier, evaluator, data.test.images, data.test.labels,
                                 num_classes, device, onnx_session=onnx_session(args.onnx), seed=params.seed)
     metrics = {

@@ -65,10 +65,11 @@ def _frozen(classifier: nn.Module) -> nn.Module:
 
 def inversion_losses(
     generator: ConditionedGenerator, classifier: nn.Module, tap: FeatureTap, bn_prior: BatchNormStatsPrior | None,
-    config: InversionConfig, batch_size: int, rng: torch.Generator, device: torch.device,
+    config: InversionConfig, rng: torch.Generator, device: torch.device,
 ) -> dict[str, torch.Tensor]:
     """One batch's loss terms (unweighted) and the batch's fidelity, as tensors."""
     num_classes = generator.config.num_classes
+    batch_size = config.batch_size
     cond = sample_conditioning(generator.config.mode, batch_size, num_classes, temperature=config.temperature,
                                generator=rng, device=device)
     z = generator.sample_latent(batch_size, generator=rng, device=device)  # (B, latent)
@@ -199,7 +200,7 @@ def train_generator(
             bar = tqdm(range(start, config.steps), desc="inversion", disable=not progress,
                        initial=start, total=config.steps)
             for step in bar:
-                terms = inversion_losses(generator, classifier, tap, bn_prior, config, config.batch_size, rng, device)
+                terms = inversion_losses(generator, classifier, tap, bn_prior, config, rng, device)
                 loss = weighted_total(terms, config.weights)
                 if not torch.isfinite(loss):
                     bad = [k for k, v in terms.items() if not torch.isfinite(v)]
