@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from netinv import distributed
 from netinv.device import autocast
 from netinv.errors import TrainingDivergedError
 
@@ -85,9 +86,15 @@ def fit(
     progress: bool = True,
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> list[EpochRecord]:
-    """Train with AdamW + one-cycle LR; return one record per epoch. Stops on NaN/inf loss."""
-    generator = torch.Generator().manual_seed(config.seed)
+    """Train with AdamW + one-cycle LR; return one record per epoch. Stops on NaN/inf loss.
+
+    Under torchrun each rank trains on its share of every global batch of `batch_size`
+    (netinv.distributed); the records are totals over all ranks.
+    """
+    generator = torch.Generator().manual_seed(config.seed)  # data order: identical on every rank
+    augment_rng = torch.Generator().manual_seed(config.seed + 1 + distributed.world()[0])
     model.to(device)
+    trained = distributed.wrap(model, device)
     x_all = torch.from_numpy(train_images)  # (N, C, H, W) uint8, shuffled per epoch on CPU
     y_all = torch.from_numpy(train_labels).long()
     steps_per_epoch = math.ceil(len(x_all) / config.batch_size)
@@ -98,22 +105,22 @@ def fit(
     history: list[EpochRecord] = []
     step = 0
     for epoch in range(1, config.epochs + 1):
-        model.train()
+        trained.train()
         started = time.perf_counter()
         order = torch.randperm(len(x_all), generator=generator)
         loss_sum, correct, seen = 0.0, 0, 0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress, leave=False)
         for i in bar:
-            idx = order[i * config.batch_size : (i + 1) * config.batch_size]
+            idx = distributed.shard(order[i * config.batch_size : (i + 1) * config.batch_size])
             x = to_float(x_all[idx])
             if config.augment_shift > 0:
-                x = random_translate(x, config.augment_shift, generator)
+                x = random_translate(x, config.augment_shift, augment_rng)
             x, y = x.to(device, non_blocking=True), y_all[idx].to(device, non_blocking=True)
             with autocast(device):
-                logits = model(x)
+                logits = trained(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
             step += 1
-            if not torch.isfinite(loss):
+            if not distributed.all_finite(loss):
                 raise TrainingDivergedError(
                     f"training loss became {loss.item()} at epoch {epoch}, step {step}; "
                     f"lower the learning rate (lr is {config.lr}) or check the input data for NaNs"
@@ -126,6 +133,7 @@ def fit(
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(y)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        loss_sum, correct, seen = distributed.all_sum(loss_sum, correct, seen)
         val_logits = torch.from_numpy(predict_logits(model, val_images, device))
         val_y = torch.from_numpy(val_labels).long()
         record = EpochRecord(

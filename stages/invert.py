@@ -5,10 +5,12 @@ fidelity through onnxruntime), the evaluator (the independent judge) and the pre
 test split (real images for diversity, coverage and FID). Outputs: `models/generator.pt`,
 samples (`samples.npz`, `samples_per_class` per class), per-class image grids, the
 quality metrics and the loss curves. A killed run resumes from its last checkpoint.
+Data-parallel: `torchrun --nproc_per_node N -m stages.invert ...`; rank 0 writes.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import resource
 import time
@@ -17,16 +19,17 @@ from pathlib import Path
 
 import torch
 
+from netinv import distributed
 from netinv.atomic import save_figure, save_image, save_npz, write_csv, write_json
 from netinv.device import describe, resolve_device, seed_everything
 from netinv.export import onnx_session
 from netinv.inversion.trainer import train_generator
 from netinv.metrics.inversion import inversion_quality
 from netinv.models import load_model, save_model
-from netinv.splits import load_prepared
+from netinv.splits import Prepared, load_prepared
 from netinv.visual import class_overview, grid_image
 from stages import runner
-from stages.config import load_params
+from stages.config import Params, load_params
 from stages.inversion_setup import build_generator, inversion_config, sample_balanced
 from stages.tracking import numeric_metrics, stage_run
 
@@ -55,7 +58,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     cfg = params.invert
 
     data = load_prepared(args.data)
-    device = resolve_device(cfg.device)
+    with distributed.process_group(resolve_device(cfg.device)) as device:
+        invert_and_write(args, params, data, device)
+
+
+def invert_and_write(args: argparse.Namespace, params: Params, data: Prepared, device: torch.device) -> None:
+    cfg = params.invert
     seed_everything(params.seed)
     classifier = load_model(args.classifier, device)
     evaluator = load_model(args.evaluator, device)
@@ -66,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     history = train_generator(generator, classifier, inversion_config(cfg, params.seed), device,
                               checkpoint=args.checkpoint)
     train_seconds = time.perf_counter() - started
+    if not distributed.is_main():
+        return
 
     started = time.perf_counter()
     images, labels = sample_balanced(generator, cfg, cfg.samples_per_class, params.seed + 1, device)
@@ -82,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "num_samples": len(images),
         "peak_memory_mb": peak_memory_mb(device),
         "device": str(device),
+        "processes": distributed.world()[1],
     }
     log.info("fidelity %.3f (onnx %.3f), eval agreement %.3f, coverage %.3f, pixel spread ratio %.2f",
              metrics["fidelity"], metrics["fidelity_onnx"], metrics["eval_agreement"], metrics["coverage"],

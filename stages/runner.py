@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from netinv.errors import NetinvError
 from stages.config import ParamsError
+from stages.tracking import check_reachable
 
 USER_ERRORS = (NetinvError, ParamsError, ValueError, FileNotFoundError)
 
@@ -25,6 +26,7 @@ def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None
     for noisy in ("alembic", "mlflow", "great_expectations", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        check_reachable()
         main(argv)
     except USER_ERRORS as exc:
         if os.environ.get("NETINV_TRACEBACK"):

@@ -14,6 +14,10 @@ import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.error import URLError
+from urllib.request import urlopen
+
+from netinv.errors import NetinvError
 
 PARENT_RUN_ENV = "NETINV_MLFLOW_PARENT_RUN_ID"
 
@@ -25,8 +29,36 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
+class TrackingUnavailableError(NetinvError):
+    """The configured MLflow tracking server cannot be reached."""
+
+
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}"
+
+
+def _unavailable(uri: str, reason: str) -> TrackingUnavailableError:
+    return TrackingUnavailableError(
+        f"cannot reach the MLflow tracking server at {uri} ({reason}); start it (make ui, or "
+        "`mlflow server`), or unset MLFLOW_TRACKING_URI to log to the local SQLite store mlflow.db"
+    )
+
+
+def check_reachable(timeout: float = 5.0) -> None:
+    """Fail in seconds, before any work, when the tracking URI names a server that is down.
+
+    A stage logs to MLflow at its end; without this check a dead server would cost a
+    whole training run first. Local (SQLite, file) stores need no check.
+    """
+    uri = tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
+            if response.status != 200:
+                raise _unavailable(uri, f"/health answered HTTP {response.status}")
+    except (URLError, OSError) as exc:
+        raise _unavailable(uri, getattr(exc, "reason", None) or type(exc).__name__) from exc
 
 
 def git_commit() -> str | None:
@@ -66,11 +98,7 @@ def stage_run(stage: str, experiment: str, params: Mapping[str, Any]) -> Iterato
     try:
         mlflow.set_experiment(experiment)
     except Exception as exc:
-        raise RuntimeError(
-            f"cannot reach the MLflow tracking store at {tracking_uri()} ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); start the server or unset "
-            "MLFLOW_TRACKING_URI to use the local SQLite store"
-        ) from exc
+        raise _unavailable(tracking_uri(), f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
     tags = {"netinv.stage": stage}
     if commit := git_commit():
         tags["git_commit"] = commit

@@ -4,10 +4,14 @@ Both roles share this loop and differ in architecture and params section: `class
 is the papers' CNN, `evaluator` a residual network trained with shifts, the independent
 judge of generated samples. Outputs: the model file (state_dict + architecture), test
 metrics, training curves and the confusion matrix (CSV for DVC plots, PNG for people).
+
+Data-parallel on several processes or GPUs: `torchrun --nproc_per_node N -m stages.train
+ROLE ...` (docs/scaling.md); rank 0 writes the outputs.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 from collections.abc import Sequence
@@ -16,11 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from netinv import distributed
 from netinv.atomic import save_figure, write_csv, write_json
 from netinv.device import describe, resolve_device, seed_everything
 from netinv.metrics.classification import classification_report, plot_confusion
 from netinv.models import build_model, save_model
-from netinv.splits import load_prepared
+from netinv.splits import Prepared, load_prepared
 from netinv.training import TrainConfig, fit, predict_logits
 from stages import runner
 from stages.config import ClassifierParams, EvaluatorParams, Params, TrainParams, load_params
@@ -52,7 +57,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     section = section_for(params, args.role)
 
     data = load_prepared(args.data)
-    device = resolve_device(section.device)
+    with distributed.process_group(resolve_device(section.device)) as device:
+        train_and_write(args, params, section, data, device)
+
+
+def train_and_write(args: argparse.Namespace, params: Params, section: TrainParams, data: Prepared,
+                    device: torch.device) -> None:
     seed_everything(params.seed)
     channels, height, width = data.image_shape
     model = build_model(
@@ -69,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                   on_epoch=lambda r: log.info("epoch %d: loss %.4f, val accuracy %.4f (%.1fs)",
                                               r.epoch, r.train_loss, r.val_accuracy, r.seconds))
     train_seconds = time.perf_counter() - started
+    if not distributed.is_main():
+        return
 
     logits = predict_logits(model, data.test.images, device)
     report = classification_report(logits, data.test.labels, data.class_names)
@@ -79,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "epochs": section.epochs,
         "parameters": sum(p.numel() for p in model.parameters()),
         "device": str(device),
+        "processes": distributed.world()[1],
     }
     log.info("%s test accuracy %.4f", args.role, metrics["test_accuracy"])
     model = model.cpu().eval()

@@ -42,6 +42,10 @@ class Conditioning:
     def to(self, device: torch.device | str) -> Conditioning:
         return Conditioning(labels=self.labels.to(device), vectors=self.vectors.to(device))
 
+    def select(self, index: slice | torch.Tensor) -> Conditioning:
+        """A sub-batch, e.g. one data-parallel rank's share."""
+        return Conditioning(labels=self.labels[index], vectors=self.vectors[index])
+
 
 def check_mode(mode: str) -> str:
     if mode not in MODES:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from netinv import distributed
 from netinv.atomic import atomic_path
 from netinv.device import autocast
 from netinv.errors import TrainingDivergedError
@@ -65,16 +66,22 @@ def _frozen(classifier: nn.Module) -> nn.Module:
 
 def inversion_losses(
     generator: ConditionedGenerator, classifier: nn.Module, tap: FeatureTap, bn_prior: BatchNormStatsPrior | None,
-    config: InversionConfig, rng: torch.Generator, device: torch.device,
+    config: InversionConfig, rng: torch.Generator, device: torch.device, forward: nn.Module | None = None,
 ) -> dict[str, torch.Tensor]:
-    """One batch's loss terms (unweighted) and the batch's fidelity, as tensors."""
+    """One batch's loss terms (unweighted) and the batch's fidelity, as tensors.
+
+    The global batch is drawn identically on every data-parallel rank and each rank keeps
+    its share, so `rng` stays in step everywhere; `forward` is the DDP wrapper, if any.
+    """
     num_classes = generator.config.num_classes
     batch_size = config.batch_size
     cond = sample_conditioning(generator.config.mode, batch_size, num_classes, temperature=config.temperature,
                                generator=rng, device=device)
     z = generator.sample_latent(batch_size, generator=rng, device=device)  # (B, latent)
+    share = distributed.shard(torch.arange(batch_size, device=device))
+    cond, z = cond.select(share), z[share]
     with autocast(device):
-        images = generator(z, cond)  # (B, C, H, W) in [0, 1]
+        images = (forward or generator)(z, cond)  # (B, C, H, W) in [0, 1]
         logits = classifier(augment(images, config.jitter, config.flip, rng)).float()
     features = torch.cat([f.float() for f in tap.features], dim=1)  # (B, F)
     w = config.weights
@@ -180,6 +187,7 @@ def train_generator(
     """
     classifier = _frozen(classifier).to(device)
     generator.to(device).train()  # dropout stays on: it is a diversity mechanism
+    forward = distributed.wrap(generator, device)
     rng = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=(0.5, 0.999))
@@ -200,9 +208,9 @@ def train_generator(
             bar = tqdm(range(start, config.steps), desc="inversion", disable=not progress,
                        initial=start, total=config.steps)
             for step in bar:
-                terms = inversion_losses(generator, classifier, tap, bn_prior, config, rng, device)
+                terms = inversion_losses(generator, classifier, tap, bn_prior, config, rng, device, forward)
                 loss = weighted_total(terms, config.weights)
-                if not torch.isfinite(loss):
+                if not distributed.all_finite(loss):
                     bad = [k for k, v in terms.items() if not torch.isfinite(v)]
                     raise TrainingDivergedError(
                         f"inversion loss became {loss.item()} at step {step + 1} (non-finite terms: {bad}); "
@@ -212,12 +220,14 @@ def train_generator(
                 loss.backward()
                 optimizer.step()
                 if (step + 1) % log_every == 0 or step + 1 == config.steps:
-                    record = {"step": step + 1, "loss": loss.item(), **{k: v.item() for k, v in terms.items()}}
+                    names = ["loss", *terms]
+                    values = distributed.all_sum(loss.item(), *(v.item() for v in terms.values()))
+                    record = {"step": step + 1, **{k: v / distributed.world()[1] for k, v in zip(names, values, strict=True)}}
                     history.append(record)
                     bar.set_postfix(loss=f"{record['loss']:.3f}", fid=f"{record['fidelity']:.2f}")
                     if on_log is not None:
                         on_log(record)
-                if checkpoint is not None and ((step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps):
+                if checkpoint is not None and distributed.is_main() and ((step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps):
                     save_checkpoint(checkpoint, generator, optimizer, step + 1, history, rng, fingerprint)
     finally:
         if bn_prior is not None:

@@ -54,3 +54,20 @@ def test_mistyped_param_fails_the_stage(tmp_path, capsys):
                                  "--model", str(tmp_path / "m.pt"), "--metrics", str(tmp_path / "m.json"),
                                  "--plots", str(tmp_path / "plots")], capsys)
     assert "unknown key 'classifier.epoch'" in err and "epochs" in err
+
+
+def test_unreachable_tracking_server_stops_the_stage_before_any_work(tmp_path, capsys, monkeypatch):
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    started = time.monotonic()
+    err = run_stage(train.main, ["classifier", "--data", str(tmp_path / "none"), "--model", str(tmp_path / "m.pt"),
+                                 "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "plots")], capsys)
+    assert time.monotonic() - started < 30
+    assert f"cannot reach the MLflow tracking server at http://127.0.0.1:{port}" in err
+    assert "unset MLFLOW_TRACKING_URI" in err
+    assert "dvc repro prepare" not in err  # it stopped before looking at the data
