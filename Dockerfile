@@ -1,12 +1,14 @@
-# netinv: the audit pipeline in a container. CPU torch by default (the lock file's
-# torch is the PyPI build; set TORCH_INDEX to a PyTorch wheel index for another build).
-#   docker build -t netinv .
+# netinv: the audit pipeline in a container. CPU torch by default; the same lock file as
+# the Makefile, less the CUDA runtime wheels (docker/requirements-for.sh).
+#   docker build -t netinv .                                   # CPU
+#   docker build --build-arg TORCH_VARIANT=cuda -t netinv:cuda .  # CUDA (run with --gpus all)
 #   docker run --rm -v "$PWD/work:/app/work" netinv                 # the pipeline (dvc repro)
 #   docker run --rm -p 5000:5000 netinv mlflow ui --backend-store-uri sqlite:////app/mlflow.db --host 0.0.0.0
 #   docker run --rm netinv prefect worker start --pool netinv       # a Prefect worker
 FROM python:3.11-slim-bookworm
 
-ARG TORCH_INDEX=""
+ARG TORCH_VARIANT=cpu
+ARG TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -25,8 +27,16 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY requirements.lock pyproject.toml ./
+COPY docker/requirements-for.sh docker/
+SHELL ["/bin/sh", "-eu", "-c"]
+# hadolint ignore=SC2046
 RUN python -m venv /opt/venv \
-    && pip install ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"} -r requirements.lock
+    && docker/requirements-for.sh "$TORCH_VARIANT" < requirements.lock > /tmp/requirements.txt \
+    && if [ "$TORCH_VARIANT" = cpu ]; then \
+         pip install --index-url "$TORCH_CPU_INDEX" $(grep -E '^(torch|torchvision)==' requirements.lock); \
+       fi \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
 
 COPY . .
 RUN pip install --no-deps -e . \

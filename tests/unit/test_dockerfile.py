@@ -26,10 +26,34 @@ def test_base_image_is_python_311_slim(dockerfile):
 
 def test_installs_the_same_lock_file_as_the_makefile(dockerfile, project_root):
     runs = " ".join(instructions(dockerfile, "RUN"))
-    assert "-r requirements.lock" in runs
+    assert 'requirements-for.sh "$TORCH_VARIANT" < requirements.lock' in runs
+    assert "pip install -r /tmp/requirements.txt" in runs
     assert "requirements.lock" in " ".join(instructions(dockerfile, "COPY"))
     assert "-r requirements.lock" in (project_root / "Makefile").read_text()
     assert "dataset-fashion-mnist" in runs
+
+
+def test_cpu_by_default_with_a_build_argument_for_cuda(dockerfile):
+    assert "TORCH_VARIANT=cpu" in instructions(dockerfile, "ARG")
+
+
+@pytest.mark.parametrize("variant", ["cpu", "cuda"])
+def test_each_variant_keeps_every_pin_but_the_cuda_runtime(project_root, variant):
+    lock = (project_root / "requirements.lock").read_text().splitlines()
+    out = subprocess.run([str(project_root / "docker/requirements-for.sh"), variant], input="\n".join(lock) + "\n",
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    dropped = set(lock) - set(out)
+    assert any(line.startswith("torch==") for line in out)
+    if variant == "cuda":
+        assert dropped == set()
+    else:
+        assert dropped and all(line.startswith(("nvidia-", "triton==")) for line in dropped)
+
+
+def test_unknown_variant_is_refused(project_root):
+    result = subprocess.run([str(project_root / "docker/requirements-for.sh"), "rocm"], input="", capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and "cpu|cuda" in result.stderr
 
 
 def test_runs_as_a_non_root_user(dockerfile):
