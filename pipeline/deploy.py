@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from prefect.schedules import Cron, Interval
+
 from pipeline.audit import audit_production
 from pipeline.training import training_pipeline
 
@@ -22,19 +24,19 @@ TRAINING_PARAMETERS = {"params_file": "params.yaml", "promote": True}
 
 def training_deployment(**overrides: Any):
     return training_pipeline.to_deployment(
-        name="weekly-training", cron=TRAINING_CRON, timezone=TIMEZONE, parameters=dict(TRAINING_PARAMETERS),
+        name="weekly-training", schedule=Cron(TRAINING_CRON, timezone=TIMEZONE), parameters=dict(TRAINING_PARAMETERS),
         description="dvc repro stage by stage, MLflow parent run, promotion gate", tags=["netinv", "training"],
         **overrides)
 
 
 def audit_deployment(interval_seconds: float | None = None, parameters: dict[str, Any] | None = None):
     """The nightly audit; `interval_seconds` replaces the cron schedule (tests, demos)."""
-    schedule: dict[str, Any] = ({"interval": dt.timedelta(seconds=interval_seconds)} if interval_seconds
-                                else {"cron": AUDIT_CRON, "timezone": TIMEZONE})
+    schedule = (Interval(dt.timedelta(seconds=interval_seconds)) if interval_seconds
+                else Cron(AUDIT_CRON, timezone=TIMEZONE))
     return audit_production.to_deployment(
-        name="nightly-audit", parameters={**AUDIT_PARAMETERS, **(parameters or {})},
+        name="nightly-audit", schedule=schedule, parameters={**AUDIT_PARAMETERS, **(parameters or {})},
         description="invert the champion, validate, probe, compare with the last audit, report",
-        tags=["netinv", "audit"], **schedule)
+        tags=["netinv", "audit"])
 
 
 def serve_all(audit_interval: float | None = None, audit_parameters: dict[str, Any] | None = None,

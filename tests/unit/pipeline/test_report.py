@@ -17,13 +17,6 @@ def png(path, value=128):
     Image.fromarray(np.full((8, 8), value, dtype=np.uint8)).save(path)
 
 
-@pytest.fixture
-def tracking(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.delenv("NETINV_MLFLOW_PARENT_RUN_ID", raising=False)
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
-
-
 def write(path, obj):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj))
