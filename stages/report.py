@@ -102,7 +102,7 @@ def metrics_table(tree: Mapping[str, Any], caption: str, skip: Sequence[str] = (
         groups.setdefault(head, {})[leaf] = value
     leaves = sorted({leaf for values in groups.values() for leaf in values})
     nested = [g for g in groups if g]
-    if len(nested) >= 2 and len(leaves) <= 8:
+    if len(nested) >= 2 and len(leaves) <= 16:
         return Table(caption, ["", *leaves], [[g or "(top level)", *(fmt(groups[g].get(leaf, "")) for leaf in leaves)]
                                               for g in groups])
     return Table(caption, ["metric", "value"], [[k, fmt(v)] for k, v in flat.items()])
@@ -194,7 +194,7 @@ TEMPLATE = """<!doctype html>
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; padding: 0 1rem; }
 h1 { margin-bottom: .2rem; } .meta { color: #666; font-size: .9rem; }
 section { border-top: 1px solid #ddd; margin-top: 1.5rem; padding-top: .5rem; }
-.status { font-size: .8rem; padding: .1rem .5rem; border-radius: .6rem; margin-left: .5rem; vertical-align: middle; }
+.status { display: inline-block; font-size: .8rem; padding: .1rem .5rem; border-radius: .6rem; margin-left: .5rem; vertical-align: middle; }
 .ok { background: #d8f0d8; } .failed { background: #f6d0d0; } .warning { background: #f7ecc8; }
 .not-run { background: #e6e6e6; }
 table { border-collapse: collapse; margin: .6rem 0; font-size: .9rem; }
