@@ -149,7 +149,10 @@ class AuditProfile(Section):
     real_per_class: PositiveInt = 200             # real test images per class for diversity / coverage
     max_abs_diff: Annotated[float, Field(gt=0)] = 1e-4      # converted module vs onnxruntime
     min_argmax_agreement: Annotated[float, Field(ge=0, le=1)] = 1.0
-    checks: ValidateSamplesParams = ValidateSamplesParams()  # the samples suite, as validate_samples
+    checks: ValidateSamplesParams = ValidateSamplesParams(  # the samples suite of validate_samples; a short
+        min_confidence=ThresholdParams(value=0.8, severity="critical"),  # inversion budget: looser thresholds
+        min_fidelity=ThresholdParams(value=0.9, severity="critical"),
+        min_eval_agreement=ThresholdParams(value=0.5, severity="warning"))
     max_drop: dict[str, Annotated[float, Field(ge=0)]] = {"fidelity": 0.05, "eval_agreement": 0.1}
     probes: list[str] = []                        # extra probes by name (stages.audit.PROBES), e.g. ood, leakage
 
