@@ -73,6 +73,13 @@ def _by_alias(client: Any, name: str, alias: str) -> Any | None:
         return None
 
 
+def has_new_candidate(client: Any, name: str) -> bool:
+    """A `@candidate` exists and is not already the `@champion` (else there is nothing to decide)."""
+    candidate = _by_alias(client, name, CANDIDATE)
+    champion = _by_alias(client, name, CHAMPION)
+    return candidate is not None and (champion is None or champion.version != candidate.version)
+
+
 def record_metrics(client: Any, name: str, version: str, metrics: Mapping[str, float]) -> None:
     for key, value in metrics.items():
         client.set_model_version_tag(name, version, f"{METRIC_TAG}{key}", repr(float(value)))

@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from pipeline import dvc
 from pipeline import tracking as tr
-from pipeline.promotion import promote_candidate
+from pipeline.promotion import has_new_candidate, promote_candidate
 from stages.config import load_params
 from stages.tracking import PARENT_RUN_ENV, git_commit, tracking_uri
 
@@ -128,7 +128,7 @@ def gate(params_file: str, params: Any, files: dict[str, dict[str, Any]]) -> dic
     checks: dict[str, bool] = {}
     if policy.require_validation:
         checks["validation"] = bool(files.get("validation", {}).get("success", False))
-    if policy.audit_profile is not None:
+    if policy.audit_profile is not None and has_new_candidate(tr.client(), params.mlflow.registered_model):
         from pipeline.audit import audit_production
 
         uri = f"models:/{params.mlflow.registered_model}@candidate"
