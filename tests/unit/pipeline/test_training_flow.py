@@ -65,6 +65,17 @@ def toy(tmp_path, tracking, monkeypatch, project_root):
     return tmp_path
 
 
+def artifacts(flow_run_id: str) -> tuple[str, str]:
+    """The markdown summary and the MLflow link the flow run left in Prefect."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as prefect:
+        found = prefect.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    by_key = {a.key: a.data for a in found}
+    return by_key["pipeline-summary"], by_key["mlflow-pipeline-run"]
+
+
 def client(tracking):
     import mlflow
 
@@ -86,6 +97,9 @@ def test_stages_run_as_children_of_one_parent_then_promotion(toy, tracking, pref
     children = c.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     assert sorted(r.info.run_name for r in children) == ["train", "validate"]
     assert str(c.get_model_version_by_alias("netinv-classifier", "champion").version) == "1"
+    summary, link = artifacts(parent.data.tags["prefect.flow_run_id"])
+    assert "| train | ran |" in summary and "classifier.test_accuracy" in summary
+    assert f"/runs/{parent.info.run_id}" in link
 
     # Nothing changed: no stage is started, no child run appears.
     again = training_pipeline(return_state=True).result()
