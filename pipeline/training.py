@@ -102,7 +102,7 @@ def training_pipeline(params_file: str = "params.yaml", dvc_file: str = "dvc.yam
         client = tr.client()
         client.set_tag(parent, "dvc_lock_hash_after", dvc.lock_hash() or "")
         for name, outcome in outcomes.items():
-            client.set_tag(parent, f"stage.{name}", outcome)
+            client.set_tag(parent, f"stage.{name.replace('@', '_')}", outcome)  # MLflow keys allow no @
         for key, value in metrics.items():
             client.log_metric(parent, key, value)
         for page in (o for s in pipeline for o in s.outs if o.endswith(".html") and Path(o).is_file()):

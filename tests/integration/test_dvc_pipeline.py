@@ -131,12 +131,13 @@ def test_training_flow_promotes_the_candidate_then_audits_the_champion(workspace
     import mlflow
 
     work, env, _ = workspace
-    env = {**env, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120", "DO_NOT_TRACK": "1"}
+    env = {**env, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120", "DO_NOT_TRACK": "1",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     run([sys.executable, "-m", "pipeline", "train"], work, env)
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{work / 'mlflow.db'}")
     parent = client.search_runs([client.get_experiment_by_name("netinv").experiment_id],
                                 "tags.`netinv.stage` = 'pipeline'")[0]
-    assert parent.info.status == "FINISHED" and parent.data.tags["stage.report"] == "up to date"
+    assert parent.info.status == "FINISHED" and parent.data.tags["stage.train_classifier"] == "up to date"
     assert len(parent.data.tags["dvc_lock_hash"]) == 64 and parent.data.metrics["classifier.test_accuracy"] > 0.3
     champion = client.get_model_version_by_alias("netinv-classifier", "champion")
     assert champion.version == client.get_model_version_by_alias("netinv-classifier", "candidate").version
