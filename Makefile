@@ -10,16 +10,20 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup repro test lint ui dataset clean help
+.PHONY: setup repro test lint ui dataset browser flow audit serve clean help
 
 help:
 	@echo "make repro  - set up, then run the whole pipeline (dvc repro) on Fashion-MNIST"
 	@echo "make test   - set up, then lint and run the whole test suite"
 	@echo "make ui     - MLflow UI on the project's tracking store (http://127.0.0.1:$(PORT))"
+	@echo "make flow   - the pipeline as a Prefect flow (MLflow parent run, promotion gate)"
+	@echo "make audit  - audit the champion (MODEL=path-or-models:/-URI to audit another)"
+	@echo "make serve  - serve the weekly training and nightly audit deployments (needs PREFECT_API_URL)"
 
-setup: $(VENV)/.installed dataset
+setup: $(VENV)/.installed dataset browser
 
 # The virtual environment, from the one lock file shared with .ci/run and the Dockerfile.
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -44,8 +48,28 @@ dataset:
 	  echo "set data.root to it in params.yaml."; exit 1; \
 	fi
 
+# Headless Chromium: the end-to-end test opens the HTML report in it (Debian package chromium).
+browser:
+	@if command -v chromium >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq chromium; \
+	elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then \
+	  sudo apt-get update -qq && sudo apt-get install -y -qq chromium; \
+	else \
+	  echo "chromium is missing: install the Debian package chromium (the report test opens the report in it)"; exit 1; \
+	fi
+
 repro: setup
 	dvc repro
+
+flow: setup
+	python -m pipeline train
+
+audit: $(VENV)/.installed
+	python -m pipeline audit $(MODEL)
+
+serve: $(VENV)/.installed
+	python -m pipeline serve
 
 lint: $(VENV)/.installed
 	ruff check .

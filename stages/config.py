@@ -133,6 +133,64 @@ class ValidateSamplesParams(Section):
     min_diversity_ratio: ThresholdParams = ThresholdParams(value=0.5, severity="warning")
 
 
+class ReportParams(Section):
+    """The HTML report: how many per-class grids and reconstruction pairs it embeds."""
+
+    max_grids: Annotated[int, Field(ge=0)] = 10
+    title: str = "netinv report"
+
+
+class AuditProfile(Section):
+    """One audit profile: the inversion budget, the checks and their thresholds."""
+
+    steps: PositiveInt = 300                      # generator training steps (the invert stage's other settings)
+    batch_size: Annotated[int, Field(ge=4)] = 64
+    samples_per_class: Annotated[int, Field(ge=10)] = 50
+    real_per_class: PositiveInt = 200             # real test images per class for diversity / coverage
+    max_abs_diff: Annotated[float, Field(gt=0)] = 1e-4      # converted module vs onnxruntime
+    min_argmax_agreement: Annotated[float, Field(ge=0, le=1)] = 1.0
+    checks: ValidateSamplesParams = ValidateSamplesParams(  # the samples suite of validate_samples; a short
+        min_confidence=ThresholdParams(value=0.8, severity="critical"),  # inversion budget: looser thresholds
+        min_fidelity=ThresholdParams(value=0.9, severity="critical"),
+        min_eval_agreement=ThresholdParams(value=0.5, severity="warning"))
+    max_drop: dict[str, Annotated[float, Field(ge=0)]] = {"fidelity": 0.05, "eval_agreement": 0.1}
+    probes: list[str] = []                        # extra probes by name (stages.audit.PROBES), e.g. ood, leakage
+
+
+class AuditParams(Section):
+    """Production audits (pipeline audit flow, `python -m pipeline audit MODEL`)."""
+
+    model: str = "models:/netinv-classifier@champion"
+    profile: str = "default"
+    experiment: str = "audits"
+    data: str = "data/prepared"                   # real reference images (the test split)
+    evaluator: str = "models/evaluator.pt"        # the independent judge
+    reports: str = "reports/audits"
+    profiles: dict[str, AuditProfile] = {"default": AuditProfile()}
+
+    @field_validator("profiles")
+    @classmethod
+    def _has_profiles(cls, profiles: dict[str, AuditProfile]) -> dict[str, AuditProfile]:
+        if not profiles:
+            raise ValueError("audit.profiles needs at least one profile")
+        return profiles
+
+    def get_profile(self, name: str | None = None) -> AuditProfile:
+        name = name or self.profile
+        if name not in self.profiles:
+            raise ParamsError(f"unknown audit profile '{name}'; profiles in params.yaml: {', '.join(self.profiles)}")
+        return self.profiles[name]
+
+
+class PromotionParams(Section):
+    """The gate from @candidate to @champion (pipeline/promotion.py)."""
+
+    metrics: dict[str, Literal["max", "min"]] = {"test_accuracy": "max"}  # max: higher is better
+    tolerance: Annotated[float, Field(ge=0)] = 0.0    # allowed shortfall against the champion
+    require_validation: bool = True                   # metrics/validation.json must say success
+    audit_profile: str | None = "default"             # audit the candidate first; null: no audit
+
+
 class Params(Section):
     seed: int = 0
     mlflow: MlflowParams = MlflowParams()
@@ -143,6 +201,9 @@ class Params(Section):
     invert: InvertParams = InvertParams()
     validate_samples: ValidateSamplesParams = ValidateSamplesParams()
     ablation: AblationParams = AblationParams()
+    report: ReportParams = ReportParams()
+    audit: AuditParams = AuditParams()
+    promotion: PromotionParams = PromotionParams()
 
 
 class ParamsError(ValueError):

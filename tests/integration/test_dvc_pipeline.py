@@ -91,6 +91,9 @@ def test_repro_writes_every_output(workspace):
     profile = read_json(work / "metrics/data_profile.json")
     assert profile["splits"]["test"]["count"] == 300
     assert read_json(work / "metrics/data_validation.json")["success"] is True
+    report = (work / "reports/report.html").read_text()
+    assert report.count('src="data:image/png;base64,') >= 3 and "<script" not in report
+    assert "Out-of-distribution detection" in report and "Training-data reconstruction" in report
 
 
 def test_every_stage_logged_to_mlflow_and_the_model_is_a_candidate(workspace):
@@ -102,7 +105,7 @@ def test_every_stage_logged_to_mlflow_and_the_model_is_a_candidate(workspace):
     runs = client.search_runs([experiment.experiment_id])
     by_name = {r.info.run_name: r for r in runs}
     assert set(by_name) == {"prepare", "train_classifier", "train_evaluator", "export_onnx", "invert",
-                            "validate_samples"}
+                            "validate_samples", "report"}
     assert "fidelity" in by_name["invert"].data.metrics
     assert by_name["train_classifier"].data.metrics["test_accuracy"] > 0.3
     assert by_name["train_classifier"].data.params["classifier.epochs"] == "3"
@@ -120,6 +123,31 @@ def test_unchanged_workspace_is_a_noop(workspace):
     assert "Data and pipelines are up to date" in again.stdout
     status = run(["dvc", "status", "dvc.yaml"], work, env)  # the default pipeline (the ablation is apart)
     assert "up to date" in status.stdout
+
+
+def test_training_flow_promotes_the_candidate_then_audits_the_champion(workspace):
+    """The Prefect flows on the reproduced workspace: nothing to rerun, the candidate audited and
+    promoted (the first champion), then `python -m pipeline audit` of the champion."""
+    import mlflow
+
+    work, env, _ = workspace
+    env = {**env, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120", "DO_NOT_TRACK": "1",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    run([sys.executable, "-m", "pipeline", "train"], work, env)
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{work / 'mlflow.db'}")
+    parent = client.search_runs([client.get_experiment_by_name("netinv").experiment_id],
+                                "tags.`netinv.stage` = 'pipeline'")[0]
+    assert parent.info.status == "FINISHED" and parent.data.tags["stage.train_classifier"] == "up to date"
+    assert len(parent.data.tags["dvc_lock_hash"]) == 64 and parent.data.metrics["classifier.test_accuracy"] > 0.3
+    champion = client.get_model_version_by_alias("netinv-classifier", "champion")
+    assert champion.version == client.get_model_version_by_alias("netinv-classifier", "candidate").version
+    run([sys.executable, "-m", "pipeline", "audit"], work, env)
+    audits = client.search_runs([client.get_experiment_by_name("audits").experiment_id],
+                                order_by=["attributes.start_time ASC"])
+    assert [r.data.tags["netinv.audit.model"] for r in audits] == ["models:/netinv-classifier@candidate",
+                                                                   "models:/netinv-classifier@champion"]
+    assert all(r.data.tags["verdict"] == "passed" and "fidelity" in r.data.metrics for r in audits)
+    assert len(list((work / "reports/audits").glob("*/report.html"))) == 2
 
 
 def test_experiment_with_a_param_override(workspace):

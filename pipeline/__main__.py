@@ -1,0 +1,60 @@
+"""Command line of the flows.
+
+  python -m pipeline train [--stages S ...] [--no-promote]   the training flow
+  python -m pipeline audit [MODEL] [--profile NAME]            audit a models:/ URI or an .onnx / .pt file
+  python -m pipeline serve [--audit-interval SECONDS]          serve both deployments (needs a Prefect server)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="run the DVC stages as a Prefect flow, then the promotion gate")
+    train.add_argument("--params", default="params.yaml")
+    train.add_argument("--stages", nargs="+", help="only these stages (names as in `dvc stage list`)")
+    train.add_argument("--no-promote", action="store_true", help="skip the promotion gate")
+    audit = sub.add_parser("audit", help="audit a production model")
+    audit.add_argument("model", nargs="?", help="models:/NAME@ALIAS, models:/NAME/VERSION or a model file "
+                                                "(default: audit.model in params.yaml)")
+    audit.add_argument("--profile", help="audit profile (default: audit.profile)")
+    audit.add_argument("--params", default="params.yaml")
+    audit.add_argument("--reports", help="reports directory (default: audit.reports)")
+    serve = sub.add_parser("serve", help="serve the weekly training and nightly audit deployments")
+    serve.add_argument("--audit-interval", type=float, help="run the audit every N seconds instead of nightly")
+    serve.add_argument("--audit-model", help="model the served audit checks (default: the champion)")
+    serve.add_argument("--audit-profile", help="audit profile of the served audit")
+    serve.add_argument("--audit-only", action="store_true", help="serve the audit deployment alone")
+    args = p.parse_args(argv)
+
+    if args.command == "train":
+        from pipeline.training import training_pipeline
+
+        state = training_pipeline(params_file=args.params, stages=args.stages, promote=not args.no_promote,
+                                  return_state=True)
+    elif args.command == "audit":
+        from pipeline.audit import audit_production
+
+        state = audit_production(model=args.model, profile=args.profile, params_file=args.params,
+                                 reports=args.reports, return_state=True)
+    else:
+        from pipeline.deploy import serve_all
+
+        overrides = {k: v for k, v in (("model", args.audit_model), ("profile", args.audit_profile)) if v}
+        serve_all(args.audit_interval, overrides, args.audit_only)
+        return 0
+    if not state.is_completed():
+        print(f"{state.name}: {state.message}", file=sys.stderr)
+        return 1
+    print(json.dumps(state.result(), indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

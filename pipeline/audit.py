@@ -1,0 +1,102 @@
+"""The audit flow: a production model audited step by step (the work lives in stages/audit.py).
+
+`audit_production(model=None)` audits `audit.model` of params.yaml (by default
+`models:/netinv-classifier@champion`), or the given `models:/` URI or .onnx / .pt file,
+with the profile `profile` (default `audit.profile`). The flow ends Failed, with the
+reasons in the state message, when a critical check fails; the report, the MLflow run
+(experiment `audit.experiment`) and a Prefect link + markdown artifact are written either way.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, runtime, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
+
+from pipeline import tracking as tr
+from stages import audit as work
+from stages.config import load_params
+
+
+@task(cache_policy=NO_CACHE)
+def load_model_task(reference: str, data: Any, profile: Any, work_dir: Path) -> work.AuditModel:
+    """Fetch the model (registry or file), convert ONNX to PyTorch, check gradient and parity."""
+    model = work.resolve_model(reference, data, profile, work_dir)
+    get_run_logger().info("model %s (sha256 %s): %s", reference, model.sha256[:12], model.checks)
+    return model
+
+
+@task(cache_policy=NO_CACHE)
+def invert_task(model: work.AuditModel, evaluator: Any, data: Any, params: Any, profile: Any,
+                device: Any) -> work.Inversion:
+    inversion = work.invert(model, evaluator, data, params, profile, device)
+    q = inversion.quality
+    get_run_logger().info("inversion: fidelity %.3f, eval agreement %.3f, coverage %.3f (%.0f s)",
+                          q["fidelity"], q["eval_agreement"], q["coverage"], inversion.seconds)
+    return inversion
+
+
+@task(cache_policy=NO_CACHE)
+def validate_task(inversion: work.Inversion, model: work.AuditModel, evaluator: Any, data: Any,
+                  profile: Any) -> dict[str, Any]:
+    return work.validate(inversion, model, evaluator, data, profile)
+
+
+@task(cache_policy=NO_CACHE)
+def probes_task(context: work.ProbeContext) -> list[work.ProbeResult]:
+    return work.run_probes(context)
+
+
+@task(cache_policy=NO_CACHE)
+def report_task(model: work.AuditModel, inversion: work.Inversion, validation: dict[str, Any],
+                probes: list[work.ProbeResult], class_names: tuple[str, ...], params: Any, profile_name: str,
+                out_root: Path, tags: dict[str, str]) -> work.AuditResult:
+    """Compare with the previous audit, write the report, log the MLflow run."""
+    return work.finish(model, inversion, validation, probes, class_names, params, profile_name, out_root, tags)
+
+
+@flow(name="audit-production", log_prints=True)
+def audit_production(model: str | None = None, profile: str | None = None, params_file: str = "params.yaml",
+                     reports: str | None = None) -> Any:
+    """Audit `model` (models:/NAME@ALIAS, models:/NAME/VERSION, or an .onnx / .pt file)."""
+    from netinv.device import resolve_device
+    from netinv.models import load_model
+    from netinv.splits import load_prepared
+
+    params = load_params(params_file)
+    cfg = params.audit
+    reference = model or cfg.model
+    profile_name = profile or cfg.profile
+    chosen = cfg.get_profile(profile_name)
+    data = load_prepared(cfg.data)
+    evaluator = load_model(cfg.evaluator)
+    device = resolve_device(params.invert.device)
+    tags = {"prefect.flow_run_id": str(runtime.flow_run.id)} if runtime.flow_run.id else {}
+    with tempfile.TemporaryDirectory(prefix="netinv-audit-") as tmp:
+        loaded = load_model_task(reference, data, chosen, Path(tmp))
+        inversion = invert_task(loaded, evaluator, data, params, chosen, device)
+        validation = validate_task(inversion, loaded, evaluator, data, chosen)
+        probes = probes_task(work.ProbeContext(loaded, data, inversion, evaluator, params, chosen, device, Path(tmp)))
+        result = report_task(loaded, inversion, validation, probes, data.class_names, params, profile_name,
+                             Path(reports or cfg.reports), tags)
+    url = tr.run_url(result.run_id)
+    create_link_artifact(url, link_text=f"MLflow audit run of {reference}", key="mlflow-audit-run")
+    lines = [f"# Audit of `{reference}`: {'passed' if result.passed else 'FAILED'}", "",
+             f"MLflow run: [{url}]({url}) · report: `{result.report_path}`", ""]
+    lines += [f"- failure: {f}" for f in result.failures] + [f"- warning: {w}" for w in result.warnings]
+    lines += ["", "| metric | value | change since previous audit |", "| --- | --- | --- |"]
+    deltas = result.comparison["metric_deltas"]
+    lines += [f"| {k} | {result.metrics[k]:.4g} | {deltas[k]:+.4g} |" if k in deltas else
+              f"| {k} | {result.metrics[k]:.4g} | |" for k in work.HEADLINE if k in result.metrics]
+    create_markdown_artifact("\n".join(lines), key="audit-summary", description=f"audit of {reference}")
+    summary = {"model": reference, "passed": result.passed, "failures": result.failures,
+               "mlflow_run_id": result.run_id, "report": str(result.report_path)}
+    if not result.passed:
+        get_run_logger().error("audit of %s failed: %s", reference, "; ".join(result.failures))
+        return Failed(message=f"audit of {reference} failed: {'; '.join(result.failures)}")
+    return summary

@@ -1,0 +1,79 @@
+"""The audit flow on tiny real models: an ONNX file, a registered model, a failing audit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from pipeline.audit import audit_production
+
+
+@pytest.fixture
+def project(audit_project, tracking, monkeypatch, one_thread):
+    monkeypatch.chdir(audit_project)
+    return audit_project
+
+
+def audit_runs(tracking):
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking)
+    experiment = client.get_experiment_by_name("audits")
+    return client, client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+def test_audit_of_an_onnx_file_then_the_same_again(project, tracking, prefect_server):
+    onnx = str(project / "models/classifier.onnx")
+    first = audit_production(model=onnx, return_state=True)
+    assert first.is_completed(), first.message
+    summary = first.result()
+    assert summary["passed"] and summary["model"] == onnx
+    report = (project / summary["report"]).read_text()
+    assert "Audit of" in report and "data:image/png;base64," in report and "<script" not in report
+    assert "Out-of-distribution checks" in report and "not run" in report  # no probe registered yet
+    details = json.loads((project / summary["report"]).with_name("audit.json").read_text())
+    assert details["metrics"]["conversion_max_abs_diff"] <= 1e-4  # onnx2torch matches onnxruntime
+    assert details["metrics"]["gradient_mean_abs"] > 0  # and is differentiable
+    assert details["comparison"]["previous_run_id"] is None
+
+    second = audit_production(model=onnx, return_state=True)
+    assert second.is_completed(), second.message
+    client, runs = audit_runs(tracking)
+    assert len(runs) == 2
+    assert {"fidelity", "eval_agreement", "coverage", "conversion_max_abs_diff"} <= set(runs[1].data.metrics)
+    assert "delta_fidelity" in runs[1].data.metrics  # compared with the first audit
+    assert runs[1].data.tags["verdict"] == "passed" and runs[1].data.tags["netinv.audit.model"] == onnx
+    again = json.loads((project / second.result()["report"]).with_name("audit.json").read_text())
+    assert again["comparison"]["previous_run_id"] == runs[0].info.run_id
+    assert "report.html" in [a.path for a in client.list_artifacts(runs[1].info.run_id)]
+
+
+def test_audit_of_the_registered_champion(project, tracking, prefect_server):
+    import mlflow
+    import onnx
+
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_experiment("netinv")
+    with mlflow.start_run():
+        info = mlflow.onnx.log_model(onnx.load(str(project / "models/classifier.onnx")), name="onnx",
+                                     registered_model_name="netinv-classifier")
+    mlflow.MlflowClient().set_registered_model_alias("netinv-classifier", "champion", info.registered_model_version)
+    state = audit_production(return_state=True)  # the default: audit.model, the champion
+    assert state.is_completed(), state.message
+    _, runs = audit_runs(tracking)
+    assert runs[-1].data.tags["netinv.audit.model"] == "models:/netinv-classifier@champion"
+    assert runs[-1].data.tags["model_version"] == str(info.registered_model_version)
+
+
+def test_failing_checks_fail_the_flow_with_the_reasons(project, tracking, prefect_server, tmp_path):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["audit"]["profiles"]["tiny"]["checks"]["min_confidence"] = {"value": 1.0, "severity": "critical"}
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(yaml.safe_dump(params))
+    state = audit_production(model=str(project / "models/classifier.pt"), params_file=str(strict), return_state=True)
+    assert state.is_failed()
+    assert "classifier_confidence" in state.message and "failed" in state.message
+    _, runs = audit_runs(tracking)
+    assert runs[-1].data.tags["verdict"] == "failed" and "classifier_confidence" in runs[-1].data.tags["failures"]
