@@ -23,7 +23,7 @@ help:
 	@echo "make audit  - audit the champion (MODEL=path-or-models:/-URI to audit another)"
 	@echo "make serve  - serve the weekly training and nightly audit deployments (needs PREFECT_API_URL)"
 
-setup: $(VENV)/.installed dataset browser
+setup: $(VENV)/.installed dataset
 
 # The virtual environment, from the one lock file shared with .ci/run and the Dockerfile.
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -34,30 +34,24 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
+# Install a Debian package as root, or through sudo, or say how ($(1): package, $(2): why).
+apt_install = if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq $(1); \
+	elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then \
+	  sudo apt-get update -qq && sudo apt-get install -y -qq $(1); \
+	else \
+	  echo "$(1) is missing: $(2)"; exit 1; \
+	fi
+
 # The default dataset: Debian's dataset-fashion-mnist (IDX files in $(DATASET_DIR)).
 dataset:
 	@if [ -f $(DATASET_DIR)/train-images-idx3-ubyte.gz ]; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
-	elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then \
-	  sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist; \
-	else \
-	  echo "Fashion-MNIST is missing from $(DATASET_DIR). Install the Debian package"; \
-	  echo "dataset-fashion-mnist, or download the four IDX .gz files from the Fashion-MNIST"; \
-	  echo "GitHub repository (zalandoresearch/fashion-mnist, data/fashion) into a folder and"; \
-	  echo "set data.root to it in params.yaml."; exit 1; \
-	fi
+	$(call apt_install,dataset-fashion-mnist,install the Debian package or download the four IDX .gz files of Fashion-MNIST (GitHub zalandoresearch/fashion-mnist; data/fashion) into a folder and set data.root to it in params.yaml)
 
 # Headless Chromium: the end-to-end test opens the HTML report in it (Debian package chromium).
 browser:
 	@if command -v chromium >/dev/null; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && apt-get install -y -qq chromium; \
-	elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then \
-	  sudo apt-get update -qq && sudo apt-get install -y -qq chromium; \
-	else \
-	  echo "chromium is missing: install the Debian package chromium (the report test opens the report in it)"; exit 1; \
-	fi
+	$(call apt_install,chromium,install the Debian package chromium (the report test opens the report in it))
 
 repro: setup
 	dvc repro
@@ -75,7 +69,7 @@ lint: $(VENV)/.installed
 	ruff check .
 	hadolint Dockerfile
 
-test: setup lint
+test: setup browser lint
 	python -m pytest
 
 ui: $(VENV)/.installed
