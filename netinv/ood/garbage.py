@@ -303,7 +303,7 @@ def train_garbage_model(model: nn.Module, generator: ConditionedGenerator, image
                   generator=generator.state_dict(), optimizer=optimizer.state_dict(),
                   pool_images=torch.from_numpy(pool.images), pool_rounds=torch.from_numpy(pool.rounds),
                   pool_intended=torch.from_numpy(pool.intended), history=history)
-    if config.closing_epoch and config.rounds > 0:
+    if config.closing_epoch:  # with rounds = 0: a garbage class trained on noise alone
         started = time.perf_counter()
         record = {"round": config.rounds + 1, **train_epoch(model, images, labels, pool, config, optimizer,
                                                             config.seed + config.rounds + 1, device)}
