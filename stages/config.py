@@ -132,7 +132,7 @@ class OodParams(Section):
     batch_size: PositiveInt = 128
     lr: Annotated[float, Field(gt=0, le=1)] = 5e-4
     weight_decay: Annotated[float, Field(ge=0)] = 1e-4
-    real_per_round: PositiveInt | None = None  # class-balanced cap on real images per epoch
+    real_per_round: PositiveInt | None = 12000  # class-balanced cap on real images per epoch (None: all)
     pool_augment: bool = True
     closing_epoch: bool = True
     ood_sets: list[Literal["mnist", "gaussian", "uniform"]] = ["mnist", "gaussian", "uniform"]
