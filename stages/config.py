@@ -117,6 +117,35 @@ class AblationParams(Section):
     orth: Annotated[float, Field(ge=0)] = 0.5
 
 
+class OodParams(Section):
+    """The garbage-class model (method.md §3) against post-hoc detectors; the generator of each
+    round takes `invert`'s architecture and losses, with `generator_steps` per round."""
+
+    rounds: Annotated[int, Field(ge=0)] = 4
+    initial_noise: PositiveInt = 2000  # half Gaussian, half uniform noise
+    pool_per_round: PositiveInt = 1100  # inverted samples per round, balanced over the n+1 classes
+    pool_rule: Literal["all", "uncertain"] = "all"
+    uncertain_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5  # kept by the `uncertain` rule
+    generator_steps: PositiveInt = 100  # per round; the generator is warm-started across rounds
+    sample_temperature: Annotated[float, Field(gt=0)] = 0.05
+    init_from_classifier: bool = True
+    batch_size: PositiveInt = 128
+    lr: Annotated[float, Field(gt=0, le=1)] = 5e-4
+    weight_decay: Annotated[float, Field(ge=0)] = 1e-4
+    real_per_round: PositiveInt | None = 12000  # class-balanced cap on real images per epoch (None: all)
+    pool_augment: bool = True
+    closing_epoch: bool = True
+    ood_sets: list[Literal["mnist", "gaussian", "uniform"]] = ["mnist", "gaussian", "uniform"]
+    user_sets: dict[str, str] = {}  # name -> .npz with `images` (uint8 N×H×W or N×C×H×W)
+    set_size: PositiveInt = 5000  # images per built-in OOD set (mnist has 5,000)
+    posthoc_methods: list[Literal["msp", "maxlogit", "energy", "mahalanobis", "knn", "vim"]] = [
+        "msp", "maxlogit", "energy", "mahalanobis", "knn", "vim"]
+    posthoc_fit_limit: PositiveInt | None = None  # class-balanced cap on training images for fitting
+    knn_k: PositiveInt = 50
+    vim_dim: PositiveInt = 64
+    device: str = "auto"
+
+
 class ThresholdParams(Section):
     value: float
     severity: Literal["critical", "warning"]
@@ -204,6 +233,7 @@ class Params(Section):
     report: ReportParams = ReportParams()
     audit: AuditParams = AuditParams()
     promotion: PromotionParams = PromotionParams()
+    ood: OodParams = OodParams()
 
 
 class ParamsError(ValueError):

@@ -88,6 +88,18 @@ def test_repro_writes_every_output(workspace):
     assert validation["success"] is True and "eval_agreement" in validation["checks"]
     assert (work / "reports/data_docs/index.html").is_file()
     assert not (work / "checkpoints/invert.pt").exists()  # removed once the outputs are written
+    ood = read_json(work / "metrics/ood.json")
+    for method in ("garbage", "garbage_ue", "msp", "maxlogit", "energy", "mahalanobis", "knn", "vim"):
+        assert set(ood["methods"][method]) == {"mnist", "gaussian", "uniform", "mean_auroc"}, method
+        assert all(0 <= ood["methods"][method]["mnist"][k] <= 1 for k in ("auroc", "aupr_in", "aupr_out", "fpr95"))
+    assert ood["methods"]["garbage"]["uniform"]["auroc"] > 0.9  # noise starts the garbage pool
+    assert 0.3 < ood["id_accuracy"]["garbage"] <= 1 and 0 <= ood["id_rejection_rate"]["garbage"] <= 1
+    assert "fpr95" in ood["conventions"]
+    assert (work / "models/ood/detector.json").is_file() and (work / "models/ood/garbage.pt").is_file()
+    assert (work / "plots/ood/roc.png").read_bytes()[:4] == b"\x89PNG"
+    assert (work / "outputs/ood/pool_rounds.png").read_bytes()[:4] == b"\x89PNG"
+    assert (work / "plots/ood/roc.csv").read_text().startswith("method,ood_set,fpr,tpr")
+    assert not (work / "checkpoints/ood/rounds.pt").exists()
     profile = read_json(work / "metrics/data_profile.json")
     assert profile["splits"]["test"]["count"] == 300
     assert read_json(work / "metrics/data_validation.json")["success"] is True
@@ -105,7 +117,7 @@ def test_every_stage_logged_to_mlflow_and_the_model_is_a_candidate(workspace):
     runs = client.search_runs([experiment.experiment_id])
     by_name = {r.info.run_name: r for r in runs}
     assert set(by_name) == {"prepare", "train_classifier", "train_evaluator", "export_onnx", "invert",
-                            "validate_samples", "report"}
+                            "validate_samples", "ood", "report"}
     assert "fidelity" in by_name["invert"].data.metrics
     assert by_name["train_classifier"].data.metrics["test_accuracy"] > 0.3
     assert by_name["train_classifier"].data.params["classifier.epochs"] == "3"
@@ -115,6 +127,18 @@ def test_every_stage_logged_to_mlflow_and_the_model_is_a_candidate(workspace):
     assert version.run_id == by_name["export_onnx"].info.run_id
     logged = client.get_logged_model(by_name["train_classifier"].outputs.model_outputs[0].model_id)
     assert logged.name == "pytorch"
+
+
+def test_ood_score_command_on_a_real_format_file(workspace):
+    work, env, _ = workspace
+    with np.load(work / "data/prepared/test.npz") as test:
+        np.savez(work / "to_score.npz", images=test["images"][:30, 0])  # N×H×W
+    run([sys.executable, "-m", "stages.ood", "score", "to_score.npz", "scores.npz"], work, env)
+    with np.load(work / "scores.npz") as scores:
+        assert {"garbage", "msp", "knn", "vim"} <= set(scores.files)
+        assert all(scores[m].shape == (30,) for m in scores.files)
+    (work / "to_score.npz").unlink()
+    (work / "scores.npz").unlink()
 
 
 def test_unchanged_workspace_is_a_noop(workspace):
