@@ -23,7 +23,7 @@ import logging
 import re
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ from netinv.validation.samples import (
 from netinv.validation.suite import run_checks
 from netinv.visual import class_overview
 from stages import report, runner
+from stages.audit_probes import REPORT_PROBE_TITLES, ProbeContext, ProbeResult, run_probes
 from stages.config import AuditProfile, Params, load_params
 from stages.inversion_setup import build_generator, inversion_config, sample_balanced
 from stages.tracking import flatten, git_commit, numeric_metrics, tracking_uri
@@ -194,55 +195,6 @@ def validate(inversion: Inversion, model: AuditModel, evaluator: nn.Module, data
     checks = sample_checks(len(data.class_names), thresholds(profile.checks), pixel_mean_partition(data.train.images),
                            real_distance)
     return run_checks(table, checks, "audit_samples").as_dict()
-
-
-# --- probes: the extension point ----------------------------------------------------------------
-
-@dataclass
-class ProbeContext:
-    """What a probe may use: the model, the data, the audit's samples and the judge."""
-
-    model: AuditModel
-    data: Prepared
-    inversion: Inversion
-    evaluator: nn.Module
-    params: Params
-    profile: AuditProfile
-    device: torch.device
-    work_dir: Path
-
-
-@dataclass
-class ProbeResult:
-    name: str
-    metrics: dict[str, float]
-    failures: list[str] = field(default_factory=list)  # critical: fail the audit
-    warnings: list[str] = field(default_factory=list)
-    section: report.Section | None = None  # what the report shows
-
-
-Probe = Callable[[ProbeContext], ProbeResult]
-
-# Post-hoc probes by name, run when the profile lists them (`audit.profiles.NAME.probes`).
-# The OOD check (`ood`, netinv.ood) and the reconstruction leakage probe (`leakage`,
-# netinv.reconstruction) are registered here when those stages are merged.
-PROBES: dict[str, Probe] = {}
-REPORT_PROBE_TITLES = {"ood": "Out-of-distribution checks", "leakage": "Reconstruction leakage probe"}
-
-
-def register_probe(name: str) -> Callable[[Probe], Probe]:
-    def decorator(fn: Probe) -> Probe:
-        PROBES[name] = fn
-        return fn
-
-    return decorator
-
-
-def run_probes(context: ProbeContext) -> list[ProbeResult]:
-    unknown = [name for name in context.profile.probes if name not in PROBES]
-    if unknown:
-        raise NetinvError(f"audit profile names unknown probe(s) {unknown}; registered: {sorted(PROBES) or 'none'}")
-    return [PROBES[name](context) for name in context.profile.probes]
 
 
 # --- comparison, report, tracking ---------------------------------------------------------------

@@ -169,6 +169,20 @@ class ReportParams(Section):
     title: str = "netinv report"
 
 
+class OodProbeParams(Section):
+    """The audit's OOD probe: post-hoc detectors on the audited model (stages.audit_probes)."""
+
+    methods: list[Literal["msp", "maxlogit", "energy", "mahalanobis", "knn", "vim"]] = [
+        "msp", "energy", "mahalanobis", "knn", "vim"]
+    sets: list[Literal["mnist", "gaussian", "uniform"]] = ["mnist", "gaussian", "uniform"]
+    set_size: PositiveInt = 1000
+    id_per_class: PositiveInt = 100               # real test images per class (the in-distribution side)
+    fit_per_class: PositiveInt = 500              # training images per class to fit the detectors
+    knn_k: PositiveInt = 50
+    vim_dim: PositiveInt = 64
+    min_auroc: ThresholdParams = ThresholdParams(value=0.9, severity="warning")  # best detector, per OOD set
+
+
 class AuditProfile(Section):
     """One audit profile: the inversion budget, the checks and their thresholds."""
 
@@ -183,7 +197,8 @@ class AuditProfile(Section):
         min_fidelity=ThresholdParams(value=0.9, severity="critical"),
         min_eval_agreement=ThresholdParams(value=0.5, severity="warning"))
     max_drop: dict[str, Annotated[float, Field(ge=0)]] = {"fidelity": 0.05, "eval_agreement": 0.1}
-    probes: list[str] = []                        # extra probes by name (stages.audit.PROBES), e.g. ood, leakage
+    probes: list[str] = ["ood"]                   # extra probes by name (stages.audit_probes.PROBES): ood, leakage
+    ood: OodProbeParams = OodProbeParams()
 
 
 class AuditParams(Section):

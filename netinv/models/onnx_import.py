@@ -43,6 +43,11 @@ class OnnxClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.graph(x)
 
+    @property
+    def head(self) -> nn.Linear:
+        """The graph's last linear layer: logits = head(embed(x)), as in netinv's own models."""
+        return self._head
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         self.graph(x)
         features, self._features = self._features, None

@@ -1,0 +1,120 @@
+"""The audit's probes beyond inversion: can the model reject OOD inputs, does it leak its data.
+
+A probe is a function `ProbeContext -> ProbeResult`, registered by name; an audit profile
+lists the probes it runs (`audit.profiles.NAME.probes`). Each probe calls the core
+(netinv.ood, netinv.reconstruction) on the audited model, returns metrics, failures
+(critical: they fail the audit) and warnings, and the section the report shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from netinv.errors import NetinvError
+from netinv.ood.metrics import ood_metrics
+from netinv.ood.posthoc import features_and_logits, fit_posthoc
+from netinv.ood.sets import builtin_ood_sets
+from netinv.splits import Prepared, balanced_limit
+from stages import report
+from stages.config import AuditProfile, Params
+
+if TYPE_CHECKING:
+    from stages.audit import AuditModel, Inversion
+
+
+@dataclass
+class ProbeContext:
+    """What a probe may use: the model, the data, the audit's samples and the judge."""
+
+    model: AuditModel
+    data: Prepared
+    inversion: Inversion
+    evaluator: nn.Module
+    params: Params
+    profile: AuditProfile
+    device: torch.device
+    work_dir: Path
+
+
+@dataclass
+class ProbeResult:
+    name: str
+    metrics: dict[str, float]
+    failures: list[str] = field(default_factory=list)  # critical: fail the audit
+    warnings: list[str] = field(default_factory=list)
+    section: report.Section | None = None  # what the report shows
+
+
+Probe = Callable[[ProbeContext], ProbeResult]
+PROBES: dict[str, Probe] = {}
+REPORT_PROBE_TITLES = {"ood": "Out-of-distribution checks", "leakage": "Reconstruction leakage probe"}
+
+
+def register_probe(name: str) -> Callable[[Probe], Probe]:
+    def decorator(fn: Probe) -> Probe:
+        PROBES[name] = fn
+        return fn
+
+    return decorator
+
+
+def run_probes(context: ProbeContext) -> list[ProbeResult]:
+    unknown = [name for name in context.profile.probes if name not in PROBES]
+    if unknown:
+        raise NetinvError(f"audit profile names unknown probe(s) {unknown}; registered: {sorted(PROBES) or 'none'}")
+    return [PROBES[name](context) for name in context.profile.probes]
+
+
+def judged(value: float, threshold: float, severity: str, message: str, result: ProbeResult,
+           higher_is_better: bool = True) -> None:
+    """Add `message` to the result's failures or warnings when `value` misses `threshold`."""
+    missed = value < threshold if higher_is_better else value > threshold
+    if missed:
+        (result.failures if severity == "critical" else result.warnings).append(message)
+
+
+@register_probe("ood")
+def ood_probe(ctx: ProbeContext) -> ProbeResult:
+    """Post-hoc OOD detectors (pytorch-ood) fitted on the audited model's features of training
+    images, scored on real test images against the configured OOD sets."""
+    cfg = ctx.profile.ood
+    module = ctx.model.module
+    classes = len(ctx.data.class_names)
+    fit = balanced_limit(ctx.data.train, cfg.fit_per_class * classes, ctx.params.seed)
+    train_x, train_y = fit.images, fit.labels
+    feature_dim = features_and_logits(module, train_x[:2], ctx.device)[0].shape[1]
+    detectors = fit_posthoc(module, train_x, train_y, cfg.methods, ctx.device, knn_k=min(cfg.knn_k, len(train_y)),
+                            vim_dim=min(cfg.vim_dim, feature_dim - 1))
+    id_x = balanced_limit(ctx.data.test, cfg.id_per_class * classes, ctx.params.seed).images
+    id_scores = detectors.score(id_x)
+    sets = builtin_ood_sets(cfg.sets, ctx.data.image_shape, cfg.set_size, ctx.params.seed)
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for set_name, images in sets.items():
+        scores = detectors.score(images)
+        table[set_name] = {m: ood_metrics(id_scores[m], scores[m]) for m in detectors.methods}
+    result = ProbeResult("ood", metrics={})
+    for set_name, by_method in table.items():
+        best = max(by_method, key=lambda m: by_method[m]["auroc"])
+        result.metrics[f"{set_name}_best_auroc"] = by_method[best]["auroc"]
+        for method, values in by_method.items():
+            result.metrics[f"{set_name}_{method}_auroc"] = values["auroc"]
+            result.metrics[f"{set_name}_{method}_fpr95"] = values["fpr95"]
+        judged(by_method[best]["auroc"], cfg.min_auroc.value, cfg.min_auroc.severity,
+               f"no detector separates '{set_name}' from real test images (best AUROC "
+               f"{by_method[best]['auroc']:.3f} by {best} < {cfg.min_auroc.value})", result)
+    rows = [[set_name, method, *(report.fmt(values[k]) for k in ("auroc", "aupr_in", "aupr_out", "fpr95"))]
+            for set_name, by_method in table.items() for method, values in by_method.items()]
+    result.section = report.Section(
+        REPORT_PROBE_TITLES["ood"], status="failed" if result.failures else "warning" if result.warnings else "ok",
+        note=(f"Detectors fitted on {len(train_y)} training images; {len(id_x)} real test images against "
+              f"{cfg.set_size} images per OOD set. FPR@95TPR: the fraction of OOD inputs accepted when 95% of "
+              "real inputs are accepted."),
+        tables=[report.Table("AUROC etc. by OOD set and method", ["OOD set", "method", "AUROC", "AUPR-in",
+                                                                   "AUPR-out", "FPR@95TPR"], rows)])
+    return result
