@@ -149,11 +149,11 @@ class ReconstructWeightParams(Section):
     confidence: Annotated[float, Field(ge=0)] = 1.0
     robustness: Annotated[float, Field(ge=0)] = 1.0
     grad_norm: Annotated[float, Field(ge=0)] = 1.0
-    tv: Annotated[float, Field(ge=0)] = 0.3
+    tv: Annotated[float, Field(ge=0)] = 0.05
     range: Annotated[float, Field(ge=0)] = 0.0
-    cos: Annotated[float, Field(ge=0)] = 0.5
+    cos: Annotated[float, Field(ge=0)] = 0.0
     orth: Annotated[float, Field(ge=0)] = 0.0
-    bn: Annotated[float, Field(ge=0)] = 0.5
+    bn: Annotated[float, Field(ge=0)] = 0.0
 
 
 class ReconstructParams(Section):
@@ -163,7 +163,7 @@ class ReconstructParams(Section):
     control: Literal["train", "val"] = "train"  # the rest of the training split, or the validation split
     target: ReconstructTargetParams = ReconstructTargetParams()
     per_class: PositiveInt = 20  # reconstructions per class
-    steps: PositiveInt = 200
+    steps: PositiveInt = 100
     batch_size: PositiveInt | None = None  # None: the whole bank of reconstructions every step
     lr: Annotated[float, Field(gt=0, le=1)] = 1e-2
     latent_dim: PositiveInt = 32

@@ -153,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     data = load_prepared(args.data)
     device = resolve_device(cfg.device)
     log.info("reconstruction audit for sizes %s on %s (control: %s split)", cfg.sizes, describe(device), cfg.control)
-    base = {"reconstruct": cfg.model_dump(), "seed": params.seed, "data": data_digest(data)}
+    # What a finished size depends on: everything but the list of sizes itself.
+    base = {"reconstruct": cfg.model_dump(exclude={"sizes"}), "seed": params.seed, "data": data_digest(data)}
     results: dict[int, dict[str, Any]] = {}
     for size in cfg.sizes:
         fingerprint = json.dumps({**base, "size": size}, sort_keys=True)
