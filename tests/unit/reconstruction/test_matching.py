@@ -102,11 +102,30 @@ def test_leakage_gap_is_positive_for_copied_training_images_and_null_without_the
     noisy = np.clip(train[::2].astype(int) + rng.integers(-20, 21, train[::2].shape), 0, 255).astype(np.uint8)
     leak = leakage(noisy, labels[::2], train, labels, control, labels, bootstrap=300)
     assert leak["leakage_gap"] > 0.3 and leak["gap_ci_low"] > 0.2
+    assert leak["gap_p_value"] < 0.01
     assert leak["matched_frac_train"] == pytest.approx(0.5) and leak["matched_frac_control"] < 0.2
     assert leak["leakage_gap"] == pytest.approx(leak["ssim_train_mean"] - leak["ssim_control_mean"])
     fresh = shapes(40, 9)  # images of neither set: no leakage, the interval straddles 0
     none = leakage(fresh, labels, train, labels, control, labels, bootstrap=300)
     assert none["gap_ci_low"] < 0 < none["gap_ci_high"]
+    assert none["gap_p_value"] > 0.05
+    assert none["gap_ci_recons_low"] >= none["gap_ci_low"]  # resampling the sets too widens the interval
+
+
+def test_permutation_null_is_calibrated_and_masked_max_exact():
+    from netinv.reconstruction.matching import _masked_max, permutation_p_value
+
+    rng = np.random.default_rng(11)
+    p_values = []
+    for trial in range(30):  # train and control similarities from one distribution: p ~ U(0, 1)
+        sims = rng.random((6, 80))
+        train_sims = {0: (np.arange(6), np.arange(40), sims[:, :40])}
+        control_sims = {0: (np.arange(6), np.arange(40), sims[:, 40:])}
+        observed = float((sims[:, :40].max(1) - sims[:, 40:].max(1)).mean())
+        p_values.append(permutation_p_value(train_sims, control_sims, observed, n_perm=200, seed=trial))
+    assert 0.3 < np.mean(p_values) < 0.7 and np.mean(np.array(p_values) < 0.05) < 0.2
+    sims, mask = rng.random((5, 300)), rng.random((9, 300)) < 0.01  # few columns: the top-k shortcut misses
+    assert np.array_equal(_masked_max(sims, mask), np.where(mask[:, None, :], sims[None], -np.inf).max(axis=2))
 
 
 def test_leakage_refuses_a_control_of_another_class_balance():
