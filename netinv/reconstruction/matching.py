@@ -119,12 +119,14 @@ def pairwise_ssim(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor,
     return out
 
 
+PSNR_CAP_DB = 100.0  # identical images: a finite ceiling keeps means and JSON finite
+
+
 def pairwise_psnr(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> np.ndarray:
-    """PSNR (dB, data range 1) of every pair: (len(a), len(b)); identical images give inf."""
+    """PSNR (dB, data range 1) of every pair: (len(a), len(b)), capped at PSNR_CAP_DB for identical images."""
     x, y = _as_float(a).flatten(1), _as_float(b).flatten(1)  # (Na, D), (Nb, D)
     mse = ((x**2).sum(1)[:, None] + (y**2).sum(1)[None, :] - 2 * x @ y.T).clamp_min(0.0) / x.shape[1]
-    with np.errstate(divide="ignore"):
-        return (10 * np.log10(1.0 / mse.numpy())).astype(np.float64)
+    return (10 * torch.log10(1.0 / mse.clamp_min(10 ** (-PSNR_CAP_DB / 10)))).numpy().astype(np.float64)
 
 
 def class_similarities(recons: np.ndarray, recon_labels: np.ndarray, images: np.ndarray,
