@@ -233,6 +233,51 @@ class PromotionParams(Section):
     tolerance: Annotated[float, Field(ge=0)] = 0.0    # allowed shortfall against the champion
     require_validation: bool = True                   # metrics/validation.json must say success
     audit_profile: str | None = "default"             # audit the candidate first; null: no audit
+class ReconstructTargetParams(Section):
+    """The target classifiers: the papers' CNN, trained on each subset for about `steps` steps."""
+
+    channels: list[PositiveInt] = [16, 32]
+    hidden: PositiveInt = 64
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0  # none: small targets should memorise
+    steps: PositiveInt = 400
+    batch_size: PositiveInt = 64
+    lr: Annotated[float, Field(gt=0, le=1)] = 3e-3
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+
+
+class ReconstructWeightParams(Section):
+    confidence: Annotated[float, Field(ge=0)] = 1.0
+    robustness: Annotated[float, Field(ge=0)] = 1.0
+    grad_norm: Annotated[float, Field(ge=0)] = 1.0
+    tv: Annotated[float, Field(ge=0)] = 0.05
+    range: Annotated[float, Field(ge=0)] = 0.0
+    cos: Annotated[float, Field(ge=0)] = 0.0
+    orth: Annotated[float, Field(ge=0)] = 0.0
+    bn: Annotated[float, Field(ge=0)] = 0.0
+
+
+class ReconstructParams(Section):
+    """Training-data reconstruction (method.md §4): one target per subset size, audited against a control."""
+
+    sizes: Annotated[list[PositiveInt], Field(min_length=1)] = [100, 1000, 10000]
+    control: Literal["train", "val"] = "train"  # the rest of the training split, or the validation split
+    target: ReconstructTargetParams = ReconstructTargetParams()
+    per_class: PositiveInt = 20  # reconstructions per class
+    steps: PositiveInt = 100
+    batch_size: PositiveInt | None = None  # None: the whole bank of reconstructions every step
+    lr: Annotated[float, Field(gt=0, le=1)] = 1e-2
+    latent_dim: PositiveInt = 32
+    width: Annotated[int, Field(ge=2)] = 16
+    mode: Literal["label", "vector", "matrix", "vector_matrix"] = "label"
+    perturbation: Literal["gaussian", "uniform", "shift"] = "gaussian"
+    epsilon: Annotated[float, Field(ge=0)] = 0.05
+    copies: PositiveInt = 1
+    grad_groups: PositiveInt = 1
+    feature_layers: list[str] = ["embedding"]
+    weights: ReconstructWeightParams = ReconstructWeightParams()
+    ssim_threshold: Annotated[float, Field(gt=-1, lt=1)] = 0.4
+    bootstrap: Annotated[int, Field(ge=100)] = 1000
+    device: str = "auto"
 
 
 class Params(Section):
@@ -249,6 +294,7 @@ class Params(Section):
     audit: AuditParams = AuditParams()
     promotion: PromotionParams = PromotionParams()
     ood: OodParams = OodParams()
+    reconstruct: ReconstructParams = ReconstructParams()
 
 
 class ParamsError(ValueError):

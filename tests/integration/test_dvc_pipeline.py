@@ -100,6 +100,25 @@ def test_repro_writes_every_output(workspace):
     assert (work / "outputs/ood/pool_rounds.png").read_bytes()[:4] == b"\x89PNG"
     assert (work / "plots/ood/roc.csv").read_text().startswith("method,ood_set,fpr,tpr")
     assert not (work / "checkpoints/ood/rounds.pt").exists()
+    recon = read_json(work / "metrics/reconstruction.json")
+    assert set(recon) == {"30", "60"}
+    for size, entry in recon.items():
+        for key in ("ssim_train_mean", "ssim_control_mean", "leakage_gap", "gap_ci_low", "gap_ci_high",
+                    "matched_frac_train", "matched_frac_control"):
+            assert np.isfinite(entry[key]), (size, key)
+        assert entry["gap_ci_low"] <= entry["leakage_gap"] <= entry["gap_ci_high"]
+        assert entry["leakage_gap"] == pytest.approx(entry["ssim_train_mean"] - entry["ssim_control_mean"])
+        assert entry["control_split"] == "train"
+        out = work / "outputs/reconstruction" / size
+        train_idx, control_idx = np.load(out / "train_indices.npy"), np.load(out / "control_indices.npy")
+        assert len(train_idx) == len(control_idx) == int(size) and not set(train_idx) & set(control_idx)
+        with np.load(out / "reconstructions.npz") as r:
+            assert r["images"].dtype == np.uint8 and r["images"].shape[1:] == (1, 28, 28)
+            assert r["labels"].dtype == np.int64 and len(r["labels"]) == len(r["images"])
+        assert (out / "pairs.png").read_bytes()[:4] == b"\x89PNG"
+    assert (work / "plots/reconstruction/leakage.png").read_bytes()[:4] == b"\x89PNG"
+    assert (work / "plots/reconstruction/leakage.csv").read_text().startswith("size,")
+    assert not list((work / "checkpoints/reconstruct").glob("*.npz"))  # removed once the outputs are written
     profile = read_json(work / "metrics/data_profile.json")
     assert profile["splits"]["test"]["count"] == 300
     assert read_json(work / "metrics/data_validation.json")["success"] is True
@@ -117,7 +136,8 @@ def test_every_stage_logged_to_mlflow_and_the_model_is_a_candidate(workspace):
     runs = client.search_runs([experiment.experiment_id])
     by_name = {r.info.run_name: r for r in runs}
     assert set(by_name) == {"prepare", "train_classifier", "train_evaluator", "export_onnx", "invert",
-                            "validate_samples", "ood", "report"}
+                            "validate_samples", "ood", "reconstruct", "report"}
+    assert "size_30.leakage_gap" in by_name["reconstruct"].data.metrics
     assert "fidelity" in by_name["invert"].data.metrics
     assert by_name["train_classifier"].data.metrics["test_accuracy"] > 0.3
     assert by_name["train_classifier"].data.params["classifier.epochs"] == "3"

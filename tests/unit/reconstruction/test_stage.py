@@ -1,0 +1,69 @@
+"""The `reconstruct` stage on tiny real files: outputs of the contract, and a failed run's finished sizes reused."""
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from netinv.data import ImageDataset
+from netinv.splits import channel_stats, save_prepared
+from stages import reconstruct
+
+PARAMS = """seed: 0
+reconstruct:
+  sizes: {sizes}
+  target: {{channels: [4], hidden: 8, steps: 4, batch_size: 16}}
+  per_class: 2
+  steps: 2
+  latent_dim: 4
+  width: 4
+  bootstrap: 100
+  device: cpu
+"""
+
+
+@pytest.fixture
+def prepared(tmp_path, blobs):
+    images, labels = blobs
+    names = ("top", "middle", "bottom")
+    mean, std = channel_stats(images)
+    meta = {"class_names": list(names), "image_shape": [1, 12, 12], "dataset": "blobs", "source": "test",
+            "mean": mean, "std": std}
+    save_prepared(tmp_path / "prepared", ImageDataset(images[:480], labels[:480], names, "t"),
+                  ImageDataset(images[480:540], labels[480:540], names, "t"),
+                  ImageDataset(images[540:], labels[540:], names, "t"), meta)
+    return tmp_path / "prepared"
+
+
+def argv(tmp_path, prepared, sizes):
+    params = tmp_path / "params.yaml"
+    params.write_text(PARAMS.format(sizes=sizes))
+    return ["--params", str(params), "--data", str(prepared), "--outputs", str(tmp_path / "out"),
+            "--metrics", str(tmp_path / "metrics.json"), "--plots", str(tmp_path / "plots"),
+            "--checkpoint", str(tmp_path / "ckpt")]
+
+
+@pytest.mark.slow  # about 15 s alone, most of it MLflow creating its database
+def test_a_failed_run_keeps_finished_sizes_and_the_rerun_reuses_them(tmp_path, prepared, monkeypatch, caplog,
+                                                                     one_thread):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with pytest.raises(ValueError, match="unused images of class"):  # 300 + 300 > 160 per class
+        reconstruct.main(argv(tmp_path, prepared, "[12, 900]"))
+    assert (tmp_path / "ckpt" / "12.npz").is_file()
+    with caplog.at_level(logging.INFO, logger="stages.reconstruct"):
+        reconstruct.main(argv(tmp_path, prepared, "[12, 24]"))
+    assert "size 12: reusing the finished result" in caplog.text
+    assert "size 24: reusing" not in caplog.text
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics) == {"12", "24"} and metrics["24"]["control_split"] == "train"
+    for size in (12, 24):
+        out = tmp_path / "out" / str(size)
+        train, control = np.load(out / "train_indices.npy"), np.load(out / "control_indices.npy")
+        assert len(train) == len(control) == size and not set(train) & set(control)
+        with np.load(out / "reconstructions.npz") as r:
+            assert r["images"].dtype == np.uint8 and r["images"].shape == (6, 1, 12, 12)
+            assert r["labels"].tolist() == [0, 0, 1, 1, 2, 2]
+        assert (out / "pairs.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "plots" / "leakage.csv").read_text().startswith("size,")
+    assert not list((tmp_path / "ckpt").glob("*.npz"))
