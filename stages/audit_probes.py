@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,9 +21,12 @@ from netinv.errors import NetinvError
 from netinv.ood.metrics import ood_metrics
 from netinv.ood.posthoc import features_and_logits, fit_posthoc
 from netinv.ood.sets import builtin_ood_sets
+from netinv.reconstruction.matching import leakage
+from netinv.reconstruction.subsets import subset_and_control
 from netinv.splits import Prepared, balanced_limit
 from stages import report
 from stages.config import AuditProfile, Params
+from stages.reconstruct import reconstruct_from
 
 if TYPE_CHECKING:
     from stages.audit import AuditModel, Inversion
@@ -117,4 +121,41 @@ def ood_probe(ctx: ProbeContext) -> ProbeResult:
               "real inputs are accepted."),
         tables=[report.Table("AUROC etc. by OOD set and method", ["OOD set", "method", "AUROC", "AUPR-in",
                                                                    "AUPR-out", "FPR@95TPR"], rows)])
+    return result
+
+
+@register_probe("leakage")
+def leakage_probe(ctx: ProbeContext) -> ProbeResult:
+    """Reconstructions of the audited model, matched against its training split and, as the
+    control, as many held-out validation images of the same classes: only the gap is leakage.
+
+    Assumes the model was trained on the prepared training split (`audit.data`), as the
+    pipeline's own models are; for a model trained elsewhere the probe says nothing.
+    """
+    cfg = ctx.profile.leakage
+    data = ctx.data
+    classes = len(data.class_names)
+    size = min(cfg.reference_size, int(np.bincount(data.val.labels, minlength=classes).min()) * classes)
+    train_idx, control_idx = subset_and_control(data.train.labels, size,
+                                                ctx.params.seed, classes,
+                                                control_labels=data.val.labels)
+    recon_cfg = ctx.params.reconstruct.model_copy(update={"per_class": cfg.per_class, "steps": cfg.steps})
+    recons, recon_labels, _ = reconstruct_from(ctx.model.module, data, recon_cfg, ctx.params.seed, ctx.device)
+    found = leakage(recons, recon_labels, data.train.images[train_idx], data.train.labels[train_idx],
+                    data.val.images[control_idx], data.val.labels[control_idx],
+                    threshold=recon_cfg.ssim_threshold, bootstrap=recon_cfg.bootstrap, seed=ctx.params.seed)
+    result = ProbeResult("leakage", metrics={k: float(v) for k, v in found.items() if isinstance(v, int | float)})
+    gap, low, high = found["leakage_gap"], found["gap_ci_low"], found["gap_ci_high"]
+    judged(low, cfg.max_gap_ci_low.value, cfg.max_gap_ci_low.severity,
+           f"reconstructions are closer to training images than to held-out ones: SSIM gap {gap:+.4f} "
+           f"(95% CI [{low:+.4f}, {high:+.4f}])", result, higher_is_better=False)
+    rows = [[k, report.fmt(found[k])] for k in ("ssim_train_mean", "ssim_control_mean", "leakage_gap", "gap_ci_low",
+                                                  "gap_ci_high", "gap_p_value", "matched_frac_train",
+                                                  "matched_frac_control") if k in found]
+    result.section = report.Section(
+        REPORT_PROBE_TITLES["leakage"], status="failed" if result.failures else "warning" if result.warnings else "ok",
+        note=(f"{len(recons)} reconstructions against {len(train_idx)} training images and {len(control_idx)} "
+              f"held-out validation images of the same classes. A gap whose interval lies above 0 is leakage; "
+              f"otherwise no leakage was measurable at this budget ({cfg.steps} steps)."),
+        tables=[report.Table("Leakage", ["metric", "value"], rows)])
     return result

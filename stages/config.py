@@ -183,6 +183,16 @@ class OodProbeParams(Section):
     min_auroc: ThresholdParams = ThresholdParams(value=0.9, severity="warning")  # best detector, per OOD set
 
 
+class LeakageProbeParams(Section):
+    """The audit's leakage probe: reconstructions of the audited model against its training split
+    and the held-out validation split (the `reconstruct` params give the objective)."""
+
+    reference_size: PositiveInt = 1000            # class-balanced training images, and as many held-out ones
+    per_class: PositiveInt = 10                   # reconstructions per class
+    steps: PositiveInt = 100
+    max_gap_ci_low: ThresholdParams = ThresholdParams(value=0.0, severity="warning")  # leakage when the CI is above
+
+
 class AuditProfile(Section):
     """One audit profile: the inversion budget, the checks and their thresholds."""
 
@@ -197,8 +207,9 @@ class AuditProfile(Section):
         min_fidelity=ThresholdParams(value=0.9, severity="critical"),
         min_eval_agreement=ThresholdParams(value=0.5, severity="warning"))
     max_drop: dict[str, Annotated[float, Field(ge=0)]] = {"fidelity": 0.05, "eval_agreement": 0.1}
-    probes: list[str] = ["ood"]                   # extra probes by name (stages.audit_probes.PROBES): ood, leakage
+    probes: list[str] = ["ood", "leakage"]        # extra probes by name (stages.audit_probes.PROBES): ood, leakage
     ood: OodProbeParams = OodProbeParams()
+    leakage: LeakageProbeParams = LeakageProbeParams()
 
 
 class AuditParams(Section):

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from netinv.atomic import atomic_path, save_figure, save_npz, write_csv, write_json
 from netinv.device import describe, resolve_device, seed_everything
@@ -56,6 +57,24 @@ def save_npy(path: Path, array: np.ndarray) -> None:
         np.save(fh, array)
 
 
+def reconstruct_from(target: nn.Module, data: Prepared, cfg: ReconstructParams, seed: int,
+                     device: torch.device) -> tuple[np.ndarray, np.ndarray, list[dict[str, float]]]:
+    """Reconstructions of `target`'s training data with the `reconstruct` params: images, labels, history.
+
+    Shared with the production audit's leakage probe (stages/audit_probes.py).
+    """
+    channels, height, width = data.image_shape
+    generator = ConditionedGenerator(GeneratorConfig(
+        num_classes=len(data.class_names), out_channels=channels, image_size=(height, width), mode=cfg.mode,
+        latent_dim=cfg.latent_dim, width=cfg.width, dropout=0.0))
+    config = ReconstructionConfig(
+        per_class=cfg.per_class, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size,
+        perturbation=cfg.perturbation, epsilon=cfg.epsilon, copies=cfg.copies, grad_groups=cfg.grad_groups,
+        feature_layers=tuple(cfg.feature_layers), weights=ReconstructionWeights(**cfg.weights.model_dump()),
+        seed=seed)
+    return reconstruct(generator, target, config, device)
+
+
 def audit_size(size: int, data: Prepared, cfg: ReconstructParams, seed: int,
                device: torch.device) -> dict[str, Any]:
     """Train a target on `size` images, reconstruct, match: arrays and metrics for one size."""
@@ -81,16 +100,7 @@ def audit_size(size: int, data: Prepared, cfg: ReconstructParams, seed: int,
              size, len(history), target_seconds, train_accuracy, test_accuracy)
 
     started = time.perf_counter()
-    channels, height, width = data.image_shape
-    generator = ConditionedGenerator(GeneratorConfig(
-        num_classes=num_classes, out_channels=channels, image_size=(height, width), mode=cfg.mode,
-        latent_dim=cfg.latent_dim, width=cfg.width, dropout=0.0))
-    config = ReconstructionConfig(
-        per_class=cfg.per_class, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size,
-        perturbation=cfg.perturbation, epsilon=cfg.epsilon, copies=cfg.copies, grad_groups=cfg.grad_groups,
-        feature_layers=tuple(cfg.feature_layers), weights=ReconstructionWeights(**cfg.weights.model_dump()),
-        seed=seed + size)
-    recons, recon_labels, recon_history = reconstruct(generator, target, config, device)
+    recons, recon_labels, recon_history = reconstruct_from(target, data, cfg, seed + size, device)
     recon_seconds = time.perf_counter() - started
 
     started = time.perf_counter()

@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+from tests.integration.workspace import run
+
 pytestmark = pytest.mark.slow
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 
@@ -30,11 +32,11 @@ def invert_cmd(out: str) -> list[str]:
             "--checkpoint", f"{out}/invert.pt"]
 
 
-def test_classifier_on_two_processes_matches_one(inverted, sh):
+def test_classifier_on_two_processes_matches_one(inverted):
     work, env = inverted
     env = {**env, "OMP_NUM_THREADS": "1"}
-    sh([sys.executable, *train_cmd("single")], work, env)
-    sh([*TORCHRUN, *train_cmd("ddp")], work, env)
+    run([sys.executable, *train_cmd("single")], work, env)
+    run([*TORCHRUN, *train_cmd("ddp")], work, env)
 
     single = json.loads((work / "single/metrics.json").read_text())
     ddp = json.loads((work / "ddp/metrics.json").read_text())
@@ -46,11 +48,11 @@ def test_classifier_on_two_processes_matches_one(inverted, sh):
     assert last_loss["ddp"] == pytest.approx(last_loss["single"], rel=0.2)
 
 
-def test_generator_on_two_processes_matches_one(inverted, sh):
+def test_generator_on_two_processes_matches_one(inverted):
     work, env = inverted
     env = {**env, "OMP_NUM_THREADS": "1"}
-    sh([sys.executable, *invert_cmd("inv_single")], work, env)
-    sh([*TORCHRUN, *invert_cmd("inv_ddp")], work, env)
+    run([sys.executable, *invert_cmd("inv_single")], work, env)
+    run([*TORCHRUN, *invert_cmd("inv_ddp")], work, env)
 
     single = json.loads((work / "inv_single/inversion.json").read_text())
     ddp = json.loads((work / "inv_ddp/inversion.json").read_text())

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,44 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.integration.workspace import run
+
 pytestmark = pytest.mark.slow
 
-FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-SKIP_PREFIXES = ("metrics/", "plots/", "dvc.lock", ".dvc/", "tests/", "docs/")
-
-
-def run(cmd: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    return result
-
-
-def project_files(root: Path) -> list[str]:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=root,
-                            capture_output=True, text=True, check=True).stdout.split()
-    return [f for f in listed if not f.startswith(SKIP_PREFIXES) and not f.endswith("dvc.lock")
-            and (root / f).is_file()]
-
-
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory, request):
-    if not FASHION.is_file():
-        pytest.skip("Debian package dataset-fashion-mnist is not installed (make setup installs it)")
-    root = Path(request.config.rootpath)
-    work = tmp_path_factory.mktemp("project")
-    for name in project_files(root):
-        (work / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / name, work / name)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@localhost", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@localhost"}
-    env.pop("NETINV_MLFLOW_PARENT_RUN_ID", None)
-    run(["git", "init", "-q"], work, env)
-    run(["dvc", "init", "-q"], work, env)
-    run([sys.executable, "-m", "stages.profile", "tiny"], work, env)
-    run(["git", "add", "-A"], work, env)
-    run(["git", "commit", "-qm", "tiny"], work, env)
+def workspace(new_workspace):
+    work, env = new_workspace("project")
     first = run(["dvc", "repro"], work, env)
     return work, env, first
 

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from stages.tracking import flatten
+from tests.integration.workspace import run
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +58,7 @@ def comparable(metrics: dict) -> dict:
             if isinstance(v, int | float) and not any(word in k for word in varying)}
 
 
-def test_killed_generator_training_keeps_old_outputs_and_resumes_to_the_same_metrics(inverted, sh):
+def test_killed_generator_training_keeps_old_outputs_and_resumes_to_the_same_metrics(inverted):
     work, env = inverted
     before = {name: digest(work / name) for name in KEPT}
     set_params(work, "invert", steps=200, checkpoint_every=50)
@@ -71,7 +72,7 @@ def test_killed_generator_training_keeps_old_outputs_and_resumes_to_the_same_met
         proc.wait()
     assert {name: digest(work / name) for name in KEPT} == before, "a killed stage must leave the old outputs"
 
-    resumed = sh(["dvc", "repro", "invert"], work, env)
+    resumed = run(["dvc", "repro", "invert"], work, env)
     assert "resuming generator training from step" in resumed.stdout + resumed.stderr
     assert not checkpoint.exists(), "a finished stage removes its checkpoint"
     after_resume = json.loads((work / "metrics/inversion.json").read_text())
@@ -79,7 +80,7 @@ def test_killed_generator_training_keeps_old_outputs_and_resumes_to_the_same_met
 
     # The same stage, uninterrupted, into other paths: the numbers must be identical on CPU.
     fresh = work / "fresh"
-    sh([sys.executable, "-m", "stages.invert", "--classifier", "models/classifier.pt", "--onnx",
+    run([sys.executable, "-m", "stages.invert", "--classifier", "models/classifier.pt", "--onnx",
         "models/classifier.onnx", "--evaluator", "models/evaluator.pt", "--data", "data/prepared",
         "--generator", str(fresh / "generator.pt"), "--samples", str(fresh / "samples"),
         "--metrics", str(fresh / "inversion.json"), "--plots", str(fresh / "plots"),
@@ -88,13 +89,13 @@ def test_killed_generator_training_keeps_old_outputs_and_resumes_to_the_same_met
     assert comparable(after_resume) == pytest.approx(comparable(uninterrupted), abs=1e-6)
 
 
-def test_a_second_repro_in_the_same_workspace_is_refused_clearly(inverted, sh):
+def test_a_second_repro_in_the_same_workspace_is_refused_clearly(inverted):
     work, env = inverted
     first = start(["dvc", "repro", "--force", "export_onnx"], work, env)
     try:
         wait_for(lambda: any("stages.export_onnx" in _cmdline(p) for p in _children(first.pid)), 120,
                  "the first repro to start its stage")
-        second = sh(["dvc", "repro", "export_onnx"], work, env, check=False)
+        second = run(["dvc", "repro", "export_onnx"], work, env, check=False)
     finally:
         first.wait(timeout=300)
     assert second.returncode != 0
@@ -123,14 +124,14 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def test_unreachable_tracking_server_fails_in_seconds_and_writes_nothing(inverted, sh):
+def test_unreachable_tracking_server_fails_in_seconds_and_writes_nothing(inverted):
     work, env = inverted
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     before = digest(work / "models/classifier.onnx")
     started = time.monotonic()
-    result = sh([sys.executable, "-m", "stages.export_onnx", "--model", "models/classifier.pt", "--data",
+    result = run([sys.executable, "-m", "stages.export_onnx", "--model", "models/classifier.pt", "--data",
                  "data/prepared", "--onnx", "models/classifier.onnx", "--metrics", "metrics/onnx.json"], work,
                 {**env, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"}, check=False)
     elapsed = time.monotonic() - started
@@ -142,9 +143,9 @@ def test_unreachable_tracking_server_fails_in_seconds_and_writes_nothing(inverte
     assert digest(work / "models/classifier.onnx") == before
 
 
-def test_same_params_and_seed_give_identical_metrics(inverted, sh):
+def test_same_params_and_seed_give_identical_metrics(inverted):
     work, env = inverted
     before = json.loads((work / "metrics/classifier.json").read_text())
-    sh(["dvc", "repro", "--force", "--single-item", "train@classifier"], work, env)
+    run(["dvc", "repro", "--force", "--single-item", "train@classifier"], work, env)
     after = json.loads((work / "metrics/classifier.json").read_text())
     assert comparable(after) == comparable(before)

@@ -32,17 +32,24 @@ def test_audit_of_an_onnx_file_then_the_same_again(project, tracking, prefect_se
     assert summary["passed"] and summary["model"] == onnx
     report = (project / summary["report"]).read_text()
     assert "Audit of" in report and "data:image/png;base64," in report and "<script" not in report
-    assert "Out-of-distribution checks" in report and "not run" in report  # no probe registered yet
+    assert "Out-of-distribution checks" in report and "Reconstruction leakage probe" in report
     details = json.loads((project / summary["report"]).with_name("audit.json").read_text())
     assert details["metrics"]["conversion_max_abs_diff"] <= 1e-4  # onnx2torch matches onnxruntime
     assert details["metrics"]["gradient_mean_abs"] > 0  # and is differentiable
     assert details["comparison"]["previous_run_id"] is None
+    probes = {p["name"]: p["metrics"] for p in details["probes"]}
+    assert set(probes) == {"ood", "leakage"}
+    assert probes["ood"]["uniform_best_auroc"] > 0.5  # even a tiny classifier tells noise from clothes
+    for set_name in ("mnist", "gaussian", "uniform"):
+        assert 0 <= probes["ood"][f"{set_name}_msp_fpr95"] <= 1
+    assert probes["leakage"]["gap_ci_low"] <= probes["leakage"]["leakage_gap"] <= probes["leakage"]["gap_ci_high"]
 
     second = audit_production(model=onnx, return_state=True)
     assert second.is_completed(), second.message
     client, runs = audit_runs(tracking)
     assert len(runs) == 2
-    assert {"fidelity", "eval_agreement", "coverage", "conversion_max_abs_diff"} <= set(runs[1].data.metrics)
+    assert {"fidelity", "eval_agreement", "coverage", "conversion_max_abs_diff", "ood.mnist_best_auroc",
+            "leakage.leakage_gap"} <= set(runs[1].data.metrics)
     assert "delta_fidelity" in runs[1].data.metrics  # compared with the first audit
     assert runs[1].data.tags["verdict"] == "passed" and runs[1].data.tags["netinv.audit.model"] == onnx
     again = json.loads((project / second.result()["report"]).with_name("audit.json").read_text())
