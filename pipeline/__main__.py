@@ -2,6 +2,7 @@
 
   python -m pipeline train [--stages S ...] [--no-promote]   the training flow
   python -m pipeline audit [MODEL] [--profile NAME]            audit a models:/ URI or an .onnx / .pt file
+  python -m pipeline audit-many MODEL ... [--dask-address A]   audit several models in parallel on Dask
   python -m pipeline serve [--audit-interval SECONDS]          serve both deployments (needs a Prefect server)
 """
 
@@ -26,6 +27,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit.add_argument("--profile", help="audit profile (default: audit.profile)")
     audit.add_argument("--params", default="params.yaml")
     audit.add_argument("--reports", help="reports directory (default: audit.reports)")
+    many = sub.add_parser("audit-many", help="audit several models in parallel on a Dask cluster")
+    many.add_argument("models", nargs="+", help="models:/ URIs or model files")
+    many.add_argument("--profile", help="audit profile (default: audit.profile)")
+    many.add_argument("--params", default="params.yaml")
+    many.add_argument("--reports", help="reports directory (default: audit.reports)")
+    many.add_argument("--dask-address", help="scheduler of an existing Dask cluster (default: a local one)")
+    many.add_argument("--workers", type=int, default=2, help="processes of the local Dask cluster")
     serve = sub.add_parser("serve", help="serve the weekly training and nightly audit deployments")
     serve.add_argument("--audit-interval", type=float, help="run the audit every N seconds instead of nightly")
     serve.add_argument("--audit-model", help="model the served audit checks (default: the champion)")
@@ -43,6 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         state = audit_production(model=args.model, profile=args.profile, params_file=args.params,
                                  reports=args.reports, return_state=True)
+    elif args.command == "audit-many":
+        from pipeline.audit import audit_many, dask_runner
+
+        runner = dask_runner(args.dask_address, args.workers)
+        state = audit_many.with_options(task_runner=runner)(
+            models=args.models, profile=args.profile, params_file=args.params, reports=args.reports,
+            return_state=True)
     else:
         from pipeline.deploy import serve_all
 

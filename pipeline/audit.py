@@ -100,3 +100,43 @@ def audit_production(model: str | None = None, profile: str | None = None, param
         get_run_logger().error("audit of %s failed: %s", reference, "; ".join(result.failures))
         return Failed(message=f"audit of {reference} failed: {'; '.join(result.failures)}")
     return summary
+
+
+@task(cache_policy=NO_CACHE)
+def audit_one(reference: str, profile: str | None, params_file: str, reports: str | None) -> dict[str, Any]:
+    """A whole audit as one unit of work, for a task runner to place on any worker process."""
+    params = load_params(params_file)
+    tags = {"prefect.flow_run_id": str(runtime.flow_run.id)} if runtime.flow_run.id else {}
+    result = work.run_audit(reference, params, profile, Path(reports) if reports else None, tags)
+    return {"model": reference, "passed": result.passed, "failures": result.failures,
+            "mlflow_run_id": result.run_id, "report": str(result.report_path)}
+
+
+@flow(name="audit-many", log_prints=True)
+def audit_many(models: list[str], profile: str | None = None, params_file: str = "params.yaml",
+               reports: str | None = None) -> Any:
+    """Audit several models at once, one task each, on the flow's task runner (`dask_runner`).
+
+    Log to an MLflow tracking server when the workers are separate processes or machines
+    (SQLite has one writer); ends Failed, naming each failed model, when any audit fails.
+    """
+    futures = [audit_one.submit(reference, profile, params_file, reports) for reference in models]
+    results = [f.result() for f in futures]
+    lines = ["| model | verdict | report |", "| --- | --- | --- |"]
+    lines += [f"| `{r['model']}` | {'passed' if r['passed'] else 'FAILED'} | `{r['report']}` |" for r in results]
+    create_markdown_artifact("\n".join(lines), key="audit-many", description=f"{len(results)} audits")
+    failed = [r for r in results if not r["passed"]]
+    if failed:
+        return Failed(message="; ".join(f"audit of {r['model']} failed: {', '.join(r['failures'])}" for r in failed))
+    return results
+
+
+def dask_runner(address: str | None = None, workers: int = 2) -> Any:
+    """A Dask task runner: an existing cluster by scheduler address, else a local cluster of
+    `workers` single-threaded processes (audits are CPU-bound PyTorch)."""
+    from prefect_dask import DaskTaskRunner
+
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                          "dashboard_address": None})

@@ -20,7 +20,9 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
+import os
 import re
+import socket
 import tempfile
 import time
 from collections.abc import Sequence
@@ -351,7 +353,8 @@ def finish(model: AuditModel, inversion: Inversion, validation: dict[str, Any], 
     summary = {"model": model.reference, "registered": model.registered, "sha256": model.sha256,
                "profile": profile_name, "passed": not failures, "failures": failures, "warnings": warnings,
                "metrics": metrics, "validation": validation, "comparison": comparison,
-               "probes": [dataclasses.asdict(dataclasses.replace(p, section=None)) for p in probes]}
+               "probes": [dataclasses.asdict(dataclasses.replace(p, section=None)) for p in probes],
+               "host": socket.gethostname(), "worker_pid": os.getpid()}  # where it ran (audit_many fans out)
     write_json(out_dir / "audit.json", summary)
     tags["verdict"] = "passed" if not failures else "failed"
     mlflow.set_tracking_uri(tracking_uri())

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from netinv import distributed
-from netinv.atomic import atomic_path
+from netinv.checkpoint import load_checkpoint, save_checkpoint
 from netinv.device import autocast
 from netinv.errors import TrainingDivergedError
 from netinv.inversion.conditioning import sample_conditioning
@@ -146,30 +146,6 @@ def config_fingerprint(generator: ConditionedGenerator, classifier: nn.Module, c
     return {"generator": dataclasses.asdict(generator.config), "run": run, "classifier": weights_digest(classifier)}
 
 
-def save_checkpoint(path: Path, generator, optimizer, step: int, history: list, rng: torch.Generator,
-                    fingerprint: dict[str, Any]) -> None:
-    payload = {"format": CHECKPOINT_FORMAT, "step": step, "fingerprint": fingerprint,
-               "generator": generator.state_dict(), "optimizer": optimizer.state_dict(),
-               "history": history, "rng": _rng_state(rng)}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def load_checkpoint(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
-    """The checkpoint at `path` if it belongs to this very run, else None (and say why)."""
-    if not path.is_file():
-        return None
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a corrupt checkpoint costs a restart, never the run
-        log.warning("ignoring unreadable checkpoint %s (%s); starting from step 0", path, exc)
-        return None
-    if payload.get("format") != CHECKPOINT_FORMAT or payload.get("fingerprint") != fingerprint:
-        log.warning("checkpoint %s is from different parameters; starting from step 0", path)
-        return None
-    return payload
-
-
 def train_generator(
     generator: ConditionedGenerator,
     classifier: nn.Module,
@@ -194,7 +170,7 @@ def train_generator(
     fingerprint = config_fingerprint(generator, classifier, config)
     history: list[dict[str, float]] = []
     start = 0
-    state = load_checkpoint(checkpoint, fingerprint) if checkpoint is not None else None
+    state = load_checkpoint(checkpoint, CHECKPOINT_FORMAT, fingerprint, restart="step 0")
     if state is not None:
         generator.load_state_dict(state["generator"])
         optimizer.load_state_dict(state["optimizer"])
@@ -228,7 +204,9 @@ def train_generator(
                     if on_log is not None:
                         on_log(record)
                 if checkpoint is not None and distributed.is_main() and ((step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps):
-                    save_checkpoint(checkpoint, generator, optimizer, step + 1, history, rng, fingerprint)
+                    save_checkpoint(checkpoint, CHECKPOINT_FORMAT, fingerprint, step=step + 1, history=history,
+                                    generator=generator.state_dict(), optimizer=optimizer.state_dict(),
+                                    rng=_rng_state(rng))
     finally:
         if bn_prior is not None:
             bn_prior.close()

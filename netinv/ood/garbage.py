@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from netinv.atomic import atomic_path
+from netinv.checkpoint import load_checkpoint, save_checkpoint
 from netinv.errors import TrainingDivergedError
 from netinv.inversion.generator import ConditionedGenerator
 from netinv.inversion.trainer import InversionConfig, generate, train_generator, weights_digest
@@ -212,25 +212,6 @@ def _fingerprint(model: nn.Module, generator: ConditionedGenerator, config: Garb
             "num_images": num_images}
 
 
-def _save(path: Path, **payload: Any) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
-
-
-def _load(path: Path | None, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
-    if path is None or not path.is_file():
-        return None
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a corrupt checkpoint costs a restart, never the run
-        log.warning("ignoring unreadable checkpoint %s (%s); starting from round 0", path, exc)
-        return None
-    if payload.get("format") != CHECKPOINT_FORMAT or payload.get("fingerprint") != fingerprint:
-        log.warning("checkpoint %s is from different parameters or weights; starting from round 0", path)
-        return None
-    return payload
-
-
 @dataclass
 class GarbageResult:
     model: nn.Module
@@ -265,7 +246,7 @@ def train_garbage_model(model: nn.Module, generator: ConditionedGenerator, image
     history = [{"round": 0, "pool_size": float(len(pool)), "added": float(len(pool)), "seconds": 0.0,
                 **probe(model, probe_images, probe_labels, probe_noise, device)}]
     start = 1
-    state = _load(checkpoint, fingerprint)
+    state = load_checkpoint(checkpoint, CHECKPOINT_FORMAT, fingerprint, restart="round 0")
     if state is not None:
         model.load_state_dict(state["model"])
         generator.load_state_dict(state["generator"])
@@ -299,7 +280,7 @@ def train_garbage_model(model: nn.Module, generator: ConditionedGenerator, image
                  "(%.0fs)", r, config.rounds, len(pool), len(keep), record["inverted_rejected"],
                  record["noise_auroc"], record["id_accuracy"], record["seconds"])
         if checkpoint is not None:
-            _save(checkpoint, fingerprint=fingerprint, round=r, model=model.state_dict(),
+            save_checkpoint(checkpoint, CHECKPOINT_FORMAT, fingerprint, round=r, model=model.state_dict(),
                   generator=generator.state_dict(), optimizer=optimizer.state_dict(),
                   pool_images=torch.from_numpy(pool.images), pool_rounds=torch.from_numpy(pool.rounds),
                   pool_intended=torch.from_numpy(pool.intended), history=history)

@@ -76,7 +76,7 @@ def test_a_checkpoint_of_another_classifier_is_not_resumed(one_thread, tiny_clas
     other = type(tiny_classifier)(tiny_classifier.config).eval()
     with caplog.at_level("WARNING"):
         train_generator(make_generator(), other, CONFIG, CPU, checkpoint=tmp_path / "c.pt", progress=False)
-    assert "different parameters; starting from step 0" in caplog.text
+    assert "different parameters or weights; starting from step 0" in caplog.text
 
 
 class NaNClassifier(nn.Module):
