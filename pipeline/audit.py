@@ -120,6 +120,10 @@ def audit_many(models: list[str], profile: str | None = None, params_file: str =
     Log to an MLflow tracking server when the workers are separate processes or machines
     (SQLite has one writer); ends Failed, naming each failed model, when any audit fails.
     """
+    import mlflow
+
+    mlflow.set_tracking_uri(tr.tracking_uri())
+    mlflow.set_experiment(load_params(params_file).audit.experiment)  # create the store before the fan-out
     futures = [audit_one.submit(reference, profile, params_file, reports) for reference in models]
     results = [f.result() for f in futures]
     lines = ["| model | verdict | report |", "| --- | --- | --- |"]

@@ -322,7 +322,10 @@ def audit_metrics(model: AuditModel, inversion: Inversion, validation: dict[str,
 
 
 def slug(reference: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", reference.removeprefix("models:/")).strip("_")[:60] or "model"
+    """A folder name for the audit of `reference`: its readable tail plus a hash of the whole,
+    so that two models audited in the same second never share a folder."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", reference.removeprefix("models:/")).strip("_")[-40:].strip("_")
+    return f"{readable or 'model'}-{hashlib.sha1(reference.encode()).hexdigest()[:8]}"
 
 
 def finish(model: AuditModel, inversion: Inversion, validation: dict[str, Any], probes: Sequence[ProbeResult],

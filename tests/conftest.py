@@ -15,6 +15,18 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _tracking_uri_restored():
+    """mlflow.set_tracking_uri also sets MLFLOW_TRACKING_URI in os.environ: without this, a
+    test's (now stopped) server would stay the tracking URI of every later test."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
+
+
 @pytest.fixture
 def project_root() -> Path:
     return PROJECT_ROOT

@@ -72,3 +72,14 @@ def test_render_refuses_linked_images():
     section = report.Section("x", figures=[report.Figure("remote", "https://example.org/a.png")])
     with pytest.raises(ValueError, match="self-contained"):
         report.render("t", [section])
+
+
+def test_audit_folders_of_different_models_never_collide():
+    from stages.audit import slug
+
+    long_dir = "/tmp/" + "x" * 80
+    names = {slug(f"{long_dir}/classifier.onnx"), slug(f"{long_dir}/classifier.pt"),
+             slug("models:/netinv-classifier@champion"), slug("models:/netinv-classifier/3")}
+    assert len(names) == 4
+    assert all(len(n) <= 49 and "/" not in n for n in names)
+    assert slug("models:/netinv-classifier@champion").startswith("netinv-classifier_champion-")
