@@ -54,6 +54,11 @@ class ProbeResult:
     warnings: list[str] = field(default_factory=list)
     section: report.Section | None = None  # what the report shows
 
+    @property
+    def status(self) -> str:
+        """The report's status for this probe's section."""
+        return "failed" if self.failures else "warning" if self.warnings else "ok"
+
 
 Probe = Callable[[ProbeContext], ProbeResult]
 PROBES: dict[str, Probe] = {}
@@ -115,7 +120,7 @@ def ood_probe(ctx: ProbeContext) -> ProbeResult:
     rows = [[set_name, method, *(report.fmt(values[k]) for k in ("auroc", "aupr_in", "aupr_out", "fpr95"))]
             for set_name, by_method in table.items() for method, values in by_method.items()]
     result.section = report.Section(
-        REPORT_PROBE_TITLES["ood"], status="failed" if result.failures else "warning" if result.warnings else "ok",
+        REPORT_PROBE_TITLES["ood"], status=result.status,
         note=(f"Detectors fitted on {len(train_y)} training images; {len(id_x)} real test images against "
               f"{cfg.set_size} images per OOD set. FPR@95TPR: the fraction of OOD inputs accepted when 95% of "
               "real inputs are accepted."),
@@ -153,7 +158,7 @@ def leakage_probe(ctx: ProbeContext) -> ProbeResult:
                                                   "gap_ci_high", "gap_p_value", "matched_frac_train",
                                                   "matched_frac_control") if k in found]
     result.section = report.Section(
-        REPORT_PROBE_TITLES["leakage"], status="failed" if result.failures else "warning" if result.warnings else "ok",
+        REPORT_PROBE_TITLES["leakage"], status=result.status,
         note=(f"{len(recons)} reconstructions against {len(train_idx)} training images and {len(control_idx)} "
               f"held-out validation images of the same classes. A gap whose interval lies above 0 is leakage; "
               f"otherwise no leakage was measurable at this budget ({cfg.steps} steps)."),
