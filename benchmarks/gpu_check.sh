@@ -40,7 +40,7 @@ out = {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else
        "stage_wall_seconds": int(sys.argv[2]), "train_seconds": m["train_seconds"], "steps": m["steps"],
        "train_images_per_second": m["steps"] * 1024 / m["train_seconds"],
        "samples_per_second": m["samples_per_second"], "peak_memory_mb": m["peak_memory_mb"],
-       **{k: m[k] for k in ("fidelity", "eval_agreement", "coverage", "pixel_spread_ratio", "fid_eval")}}
+       **{k: m.get(k) for k in ("fidelity", "eval_agreement", "coverage", "coverage_real", "pixel_spread_ratio", "fid_eval")}}
 print(json.dumps(out, indent=2))
 for path in ["benchmarks/results/gpu_check.json"] + ([os.environ["OUT"] + "/gpu_check.json"] if os.environ.get("OUT") else []):
     json.dump(out, open(path, "w"), indent=2)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-HEADLINE = ("fidelity", "eval_agreement", "coverage", "precision", "recall", "pixel_spread_ratio",
+HEADLINE = ("fidelity", "eval_agreement", "coverage", "coverage_real", "precision", "recall", "pixel_spread_ratio",
             "diversity_cosine", "diversity_cosine_real", "fid_eval", "train_seconds")
 
 
@@ -47,7 +47,7 @@ def main() -> None:
          "--checkpoint", str(out / "checkpoint.pt")],
         check=True, env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{out.resolve() / 'mlflow.db'}"})
     metrics = json.loads((out / "metrics.json").read_text())
-    print(name, " ".join(f"{k}={metrics[k]:.3f}" for k in HEADLINE), f"wall={time.perf_counter() - started:.0f}s")
+    print(name, " ".join(f"{k}={metrics[k]:.3f}" for k in HEADLINE if k in metrics), f"wall={time.perf_counter() - started:.0f}s")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.ablation")
 DIVERSITY = ("none", "cosine", "orthogonality", "both")
-REPORTED = ("fidelity", "eval_agreement", "coverage", "precision", "recall", "density", "pixel_spread_ratio",
+REPORTED = ("fidelity", "eval_agreement", "coverage", "coverage_real", "precision", "recall", "density", "pixel_spread_ratio",
             "diversity_cosine", "diversity_ssim", "fid_eval", "kid_eval", "train_seconds")
 
 
@@ -60,7 +60,8 @@ def run_cell(argv: Sequence[str]) -> None:
     train_seconds = time.perf_counter() - started
     images, labels = sample_balanced(generator, cfg, ablation.samples_per_class, params.seed + 1, device)
     quality = inversion_quality(images, labels, classifier, evaluator,
-                                data.test.images, data.test.labels, num_classes, device, seed=params.seed)
+                                data.test.images, data.test.labels, num_classes, device, seed=params.seed,
+                                control_images=data.train.images, control_labels=data.train.labels)
     cell = {"mode": args.mode, "diversity": args.diversity, "steps": ablation.steps, "train_seconds": train_seconds,
             **{k: quality[k] for k in REPORTED if k in quality}}
     log.info("%s / %s: %s", args.mode, args.diversity, {k: round(v, 3) for k, v in cell.items()

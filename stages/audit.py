@@ -181,7 +181,8 @@ def invert(model: AuditModel, evaluator: nn.Module, data: Prepared, params: Para
     real_images, real_labels = real_reference(data, profile.real_per_class)
     session = onnx_session(model.onnx_path) if model.onnx_path is not None else None
     quality = inversion_quality(images, labels, model.module, evaluator, real_images, real_labels,
-                                len(data.class_names), device, onnx_session=session, seed=params.seed)
+                                len(data.class_names), device, onnx_session=session, seed=params.seed,
+                                control_images=data.train.images, control_labels=data.train.labels)
     return Inversion(images, labels, history, seconds, quality)
 
 

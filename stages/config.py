@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from netinv.data import DATASETS
 
@@ -76,18 +76,18 @@ class ExportParams(Section):
 
 
 class LossWeightParams(Section):
-    ce: Annotated[float, Field(ge=0)] = 2.0
+    ce: Annotated[float, Field(ge=0)] = 4.0
     kl: Annotated[float, Field(ge=0)] = 1.0
     cos: Annotated[float, Field(ge=0)] = 0.5
     orth: Annotated[float, Field(ge=0)] = 0.5
     tv: Annotated[float, Field(ge=0)] = 0.0
-    bn: Annotated[float, Field(ge=0)] = 0.2
+    bn: Annotated[float, Field(ge=0)] = 0.5
     mode_seeking: Annotated[float, Field(ge=0)] = 0.0
 
 
 class InvertParams(Section):
-    mode: Literal["label", "vector", "matrix", "vector_matrix"] = "vector_matrix"
-    steps: PositiveInt = 1500
+    mode: Literal["label", "vector", "matrix", "vector_matrix"] = "vector"
+    steps: PositiveInt = 600
     batch_size: Annotated[int, Field(ge=4)] = 128
     lr: Annotated[float, Field(gt=0, le=1)] = 2e-3
     latent_dim: PositiveInt = 64
@@ -97,7 +97,7 @@ class InvertParams(Section):
     temperature: Annotated[float, Field(gt=0)] = 0.5
     sample_temperature: Annotated[float, Field(gt=0)] = 0.05
     feature_layers: list[str] = ["embedding"]
-    same_class_cosine: bool = True
+    same_class_cosine: bool = False
     weights: LossWeightParams = LossWeightParams()
     jitter: Annotated[int, Field(ge=0, le=8)] = 2
     flip: bool = False
@@ -105,6 +105,15 @@ class InvertParams(Section):
     sample_with_dropout: bool = True
     checkpoint_every: PositiveInt = 100
     device: str = "auto"
+
+    @model_validator(mode="after")
+    def _pairs_fit_the_batch(self) -> Self:
+        if self.weights.mode_seeking and self.batch_size % 2:
+            raise ValueError(
+                f"invert.weights.mode_seeking pairs the two halves of each batch: invert.batch_size must be "
+                f"even, got {self.batch_size}"
+            )
+        return self
 
 
 class AblationParams(Section):
@@ -117,9 +126,34 @@ class AblationParams(Section):
     orth: Annotated[float, Field(ge=0)] = 0.5
 
 
+class GeneratorOverrides(Section):
+    """The `invert` settings that the garbage loop's generator replaces; unset ones come from
+    `invert`. The defaults are the settings measured best for OOD detection (docs/results.md),
+    which are not those best for interpretability: the pool needs what the classifier wrongly
+    accepts, not the most recognisable samples."""
+
+    mode: Literal["label", "vector", "matrix", "vector_matrix"] | None = "vector_matrix"
+    same_class_cosine: bool | None = True
+    weights: dict[str, Annotated[float, Field(ge=0)]] = {"ce": 2.0, "bn": 0.2}
+
+    @field_validator("weights")
+    @classmethod
+    def _known_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(LossWeightParams.model_fields))
+        if unknown:
+            raise ValueError(f"unknown loss weight(s) {unknown}; valid: {sorted(LossWeightParams.model_fields)}")
+        return value
+
+    def applied_to(self, invert: InvertParams) -> InvertParams:
+        update = {k: v for k in ("mode", "same_class_cosine") if (v := getattr(self, k)) is not None}
+        weights = {**invert.weights.model_dump(), **self.weights}
+        return InvertParams.model_validate({**invert.model_dump(), **update, "weights": weights})
+
+
 class OodParams(Section):
     """The garbage-class model (method.md §3) against post-hoc detectors; the generator of each
-    round takes `invert`'s architecture and losses, with `generator_steps` per round."""
+    round takes `invert`'s architecture and losses (with `generator`'s replacements), with
+    `generator_steps` per round."""
 
     rounds: Annotated[int, Field(ge=0)] = 4
     initial_noise: PositiveInt = 2000  # half Gaussian, half uniform noise
@@ -127,6 +161,7 @@ class OodParams(Section):
     pool_rule: Literal["all", "uncertain"] = "all"
     uncertain_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5  # kept by the `uncertain` rule
     generator_steps: PositiveInt = 100  # per round; the generator is warm-started across rounds
+    generator: GeneratorOverrides = GeneratorOverrides()
     sample_temperature: Annotated[float, Field(gt=0)] = 0.05
     init_from_classifier: bool = True
     batch_size: PositiveInt = 128

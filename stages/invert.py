@@ -81,7 +81,8 @@ def invert_and_write(args: argparse.Namespace, params: Params, data: Prepared, d
     images, labels = sample_balanced(generator, cfg, cfg.samples_per_class, params.seed + 1, device)
     sample_seconds = time.perf_counter() - started
     quality = inversion_quality(images, labels, classifier, evaluator, data.test.images, data.test.labels,
-                                num_classes, device, onnx_session=onnx_session(args.onnx), seed=params.seed)
+                                num_classes, device, onnx_session=onnx_session(args.onnx), seed=params.seed,
+                                control_images=data.train.images, control_labels=data.train.labels)
     metrics = {
         **quality,
         "mode": cfg.mode,

@@ -88,10 +88,11 @@ def run(argv: Sequence[str]) -> None:
 
     started = time.perf_counter()
     model = garbage_model_from(classifier, cfg.init_from_classifier)
-    generator = build_generator(params.invert, n + 1, shape)
+    inverter = cfg.generator.applied_to(params.invert)
+    generator = build_generator(inverter, n + 1, shape)
     result = train_garbage_model(
         model, generator, data.train.images, data.train.labels, data.val.images, data.val.labels,
-        garbage_config(cfg, params.seed), inversion_config(params.invert, params.seed, checkpoint_every=10**9),
+        garbage_config(cfg, params.seed), inversion_config(inverter, params.seed, checkpoint_every=10**9),
         device, checkpoint=args.checkpoint / "rounds.pt")
     garbage_seconds = time.perf_counter() - started
 

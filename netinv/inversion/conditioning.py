@@ -42,6 +42,11 @@ class Conditioning:
     def to(self, device: torch.device | str) -> Conditioning:
         return Conditioning(labels=self.labels.to(device), vectors=self.vectors.to(device))
 
+    def repeated(self) -> Conditioning:
+        """The batch twice over: row i and row i + B share their conditioning (mode seeking
+        compares two latents under one condition)."""
+        return Conditioning(labels=self.labels.repeat(2), vectors=self.vectors.repeat(2, 1))
+
     def select(self, index: slice | torch.Tensor) -> Conditioning:
         """A sub-batch, e.g. one data-parallel rank's share."""
         return Conditioning(labels=self.labels[index], vectors=self.vectors[index])

@@ -15,6 +15,7 @@ from torch import nn
 
 from netinv.inversion.features import BatchNormStatsPrior
 from netinv.inversion.losses import cross_entropy_loss, total_variation
+from netinv.inversion.trainer import augment
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class PixelOptConfig:
     lr: float = 0.1
     tv: float = 0.05
     bn: float = 0.0
+    jitter: int = 0  # random shift of each step's batch before the classifier, as the generator's training does
     batch_size: int = 256
     target_fidelity: float = 1.0  # stop a batch early once this fraction is classified as intended
     check_every: int = 10
@@ -36,6 +38,7 @@ def invert_pixels(classifier: nn.Module, labels: torch.Tensor, image_shape: tupl
     for p in classifier.parameters():
         p.requires_grad_(False)
     rng = torch.Generator().manual_seed(config.seed)
+    shifts = torch.Generator().manual_seed(config.seed + 1)
     prior = BatchNormStatsPrior(classifier) if config.bn else None
     out, total_steps = [], 0
     try:
@@ -46,7 +49,7 @@ def invert_pixels(classifier: nn.Module, labels: torch.Tensor, image_shape: tupl
             optimizer = torch.optim.Adam([w], lr=config.lr)
             for step in range(config.steps):
                 x = torch.sigmoid(w)  # (B, C, H, W)
-                logits = classifier(x)
+                logits = classifier(augment(x, config.jitter, False, shifts))
                 loss = cross_entropy_loss(logits, y) + config.tv * total_variation(x)
                 if prior is not None:
                     loss = loss + config.bn * prior.loss()

@@ -75,8 +75,11 @@ def inversion_losses(
     """
     num_classes = generator.config.num_classes
     batch_size = config.batch_size
-    cond = sample_conditioning(generator.config.mode, batch_size, num_classes, temperature=config.temperature,
-                               generator=rng, device=device)
+    paired = bool(config.weights.mode_seeking)  # Mao et al.: pairs (i, i + B/2) differ only in z
+    cond = sample_conditioning(generator.config.mode, batch_size // 2 if paired else batch_size, num_classes,
+                               temperature=config.temperature, generator=rng, device=device)
+    if paired:
+        cond = cond.repeated()
     z = generator.sample_latent(batch_size, generator=rng, device=device)  # (B, latent)
     share = distributed.shard(torch.arange(batch_size, device=device))
     cond, z = cond.select(share), z[share]
@@ -161,6 +164,12 @@ def train_generator(
     Returns the loss history (one record every `log_every` steps). Raises
     TrainingDivergedError on a NaN/inf loss, naming the step and what to lower.
     """
+    _, world_size = distributed.world()
+    if config.weights.mode_seeking and (config.batch_size % 2 or (config.batch_size // 2) % world_size):
+        raise ValueError(
+            f"mode seeking pairs the two halves of each batch: batch_size ({config.batch_size}) must be even, "
+            f"and each half divisible by the {world_size} data-parallel processes"
+        )
     classifier = _frozen(classifier).to(device)
     generator.to(device).train()  # dropout stays on: it is a diversity mechanism
     forward = distributed.wrap(generator, device)

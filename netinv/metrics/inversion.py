@@ -19,6 +19,8 @@ from netinv.metrics.quality import (
     embed_and_predict,
     label_agreement,
     per_class_diversity,
+    real_control_prdc,
+    same_sized_control,
 )
 
 
@@ -33,8 +35,15 @@ def inversion_quality(
     device: torch.device,
     onnx_session: Any | None = None,
     seed: int = 0,
+    control_images: np.ndarray | None = None,
+    control_labels: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Metrics of generated uint8 `images` with intended `labels` against real test images."""
+    """Metrics of generated uint8 `images` with intended `labels` against real test images.
+
+    With `control_images` (real images outside the reference, e.g. the training split) the
+    report also holds `coverage_real` and the rest of PRDC for as many real images per class
+    as were generated: the ceiling that `coverage` is to be read against.
+    """
     _, classifier_logits = embed_and_predict(classifier, images, device=device)
     fake_features, eval_logits = embed_and_predict(evaluator, images, device=device)
     real_features, _ = embed_and_predict(evaluator, real_images, device=device)
@@ -54,10 +63,18 @@ def inversion_quality(
         if (labels == c).any()
     }
     report.update({k: v for k, v in diversity.items() if k != "per_class"})
+    control: dict[str, Any] = {"per_class": {}}
+    if control_images is not None and control_labels is not None:
+        picked = same_sized_control(labels, np.asarray(control_labels), seed=seed)
+        control_features, _ = embed_and_predict(evaluator, control_images[picked], device=device)
+        control = real_control_prdc(real_features, np.asarray(real_labels), control_features,
+                                    np.asarray(control_labels)[picked], list(diversity["per_class"]),
+                                    k=diversity["k"])
+        report.update({k: v for k, v in control.items() if k != "per_class"})
     report["fid_eval"] = distance["fid"]
     report["kid_eval"] = distance["kid"]
     report["per_class"] = {
-        c: {**values, "eval_agreement": per_class_eval.get(c),
+        c: {**values, **control["per_class"].get(c, {}), "eval_agreement": per_class_eval.get(c),
             "fid_eval": distance.get("per_class", {}).get(c, {}).get("fid")}
         for c, values in diversity["per_class"].items()
     }

@@ -46,7 +46,8 @@ def test_repro_writes_every_output(workspace):
                 "diversity_ssim", "diversity_ssim_real", "pixel_spread_ratio", "precision", "recall", "density",
                 "coverage", "fid_eval", "kid_eval", "train_seconds", "samples_per_second", "mode"):
         assert key in inversion, key
-    assert inversion["fidelity"] > 0.5 and inversion["mode"] == "vector_matrix"
+    assert inversion["fidelity"] > 0.5 and inversion["mode"] == "vector"  # the default of params.yaml
+    assert 0 < inversion["coverage_real"] <= 1 and "coverage_real" in inversion["per_class"]["0"]
     with np.load(work / "outputs/inversion/samples.npz") as samples:
         assert samples["images"].dtype == np.uint8 and samples["images"].shape == (200, 1, 28, 28)
         assert np.bincount(samples["labels"]).tolist() == [20] * 10

@@ -53,3 +53,18 @@ def test_missing_file_says_where_to_run(tmp_path):
 def test_invalid_yaml(tmp_path):
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(write(tmp_path, "data: [unclosed\n"))
+
+
+def test_mode_seeking_with_an_odd_batch_is_refused(tmp_path):
+    path = write(tmp_path, "invert:\n  batch_size: 65\n  weights: {mode_seeking: 0.1}\n")
+    with pytest.raises(ParamsError, match=r"invert.batch_size must be even, got 65"):
+        load_params(path)
+
+
+def test_ood_generator_replaces_only_what_it_names(tmp_path):
+    params = load_params(write(tmp_path, "ood:\n  generator: {mode: null, weights: {bn: 0.9}}\n"))
+    inverter = params.ood.generator.applied_to(params.invert)
+    assert inverter.mode == params.invert.mode and inverter.same_class_cosine is True
+    assert inverter.weights.bn == 0.9 and inverter.weights.ce == params.invert.weights.ce
+    with pytest.raises(ParamsError, match=r"unknown loss weight\(s\) \['bm'\]"):
+        load_params(write(tmp_path, "ood:\n  generator: {weights: {bm: 0.9}}\n"))

@@ -47,6 +47,28 @@ def test_batch_norm_prior_and_jitter_train_too(one_thread, tiny_classifier):
     assert history[-1]["bn"] < history[0]["bn"]  # the prior pulls batch statistics towards the recorded ones
 
 
+def test_mode_seeking_pairs_share_their_conditioning_and_differ_in_z(tiny_classifier):
+    from netinv.inversion.features import FeatureTap
+    from netinv.inversion.trainer import inversion_losses
+
+    generator = make_generator()
+    config = InversionConfig(batch_size=24, weights=LossWeights(mode_seeking=1.0))
+    seen = []
+    generator.register_forward_hook(lambda module, inputs, output: seen.append(inputs))
+    with FeatureTap(tiny_classifier, ["embedding"]) as tap:
+        terms = inversion_losses(generator, tiny_classifier, tap, None, config, torch.Generator().manual_seed(0), CPU)
+    z, cond = seen[0]
+    assert torch.equal(cond.vectors[:12], cond.vectors[12:]) and torch.equal(cond.labels[:12], cond.labels[12:])
+    assert not torch.allclose(z[:12], z[12:])
+    assert torch.isfinite(terms["mode_seeking"])
+
+
+def test_mode_seeking_refuses_a_batch_it_cannot_pair(tiny_classifier):
+    config = InversionConfig(steps=1, batch_size=25, weights=LossWeights(mode_seeking=1.0))
+    with pytest.raises(ValueError, match="batch_size \\(25\\) must be even"):
+        train_generator(make_generator(), tiny_classifier, config, CPU, progress=False)
+
+
 class Interrupt(Exception):
     pass
 
@@ -94,10 +116,11 @@ def test_nan_loss_stops_with_the_step_and_the_parameter():
         train_generator(make_generator(), NaNClassifier(), CONFIG, CPU, progress=False)
 
 
-def test_pixel_optimisation_baseline_reaches_the_intended_labels(one_thread, tiny_classifier):
+@pytest.mark.parametrize("priors", [{}, {"bn": 0.2, "jitter": 1}], ids=["plain", "deepinversion-priors"])
+def test_pixel_optimisation_baseline_reaches_the_intended_labels(one_thread, tiny_classifier, priors):
     labels = torch.arange(3).repeat(20)
-    images, steps = invert_pixels(tiny_classifier, labels, (1, 12, 12), PixelOptConfig(steps=100, batch_size=30),
-                                  CPU)
+    images, steps = invert_pixels(tiny_classifier, labels, (1, 12, 12),
+                                  PixelOptConfig(steps=100, batch_size=30, **priors), CPU)
     assert images.dtype == torch.uint8 and images.shape == (60, 1, 12, 12)
     with torch.no_grad():
         predicted = tiny_classifier(images.float() / 255).argmax(1)

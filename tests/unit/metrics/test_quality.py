@@ -16,6 +16,8 @@ from netinv.metrics.quality import (
     kernel_inception_distance,
     label_agreement,
     per_class_diversity,
+    real_control_prdc,
+    same_sized_control,
 )
 from netinv.models.io import build_model
 
@@ -190,3 +192,25 @@ def test_distribution_distance_overall_and_per_class(real_set) -> None:
     )
     assert set(result["per_class"]) == {"0", "1", "2"} and "3" in result["skipped_classes"]
     assert result["fid"] >= 0 and all(np.isfinite(v["fid"]) for v in result["per_class"].values())
+
+
+def test_same_sized_control_matches_the_generated_counts_per_class() -> None:
+    labels = np.array([0, 0, 0, 2, 2])
+    control_labels = np.repeat(np.arange(3), 10)
+    picked = same_sized_control(labels, control_labels, seed=1)
+    assert sorted(control_labels[picked].tolist()) == [0, 0, 0, 2, 2] and len(set(picked.tolist())) == 5
+    with pytest.raises(ValueError, match="class 2: 5 generated images but only 3 real control"):
+        same_sized_control(np.array([2] * 5), np.array([2, 2, 2, 0]))
+
+
+def test_real_control_is_the_coverage_ceiling_and_depends_on_set_size() -> None:
+    """Real control images from the reference's own distribution: coverage below 1 when the
+    control set is smaller than the reference (why a generated coverage needs this beside it)."""
+    rng = np.random.default_rng(3)
+    reference, control = rng.normal(size=(500, 4)), rng.normal(size=(500, 4))
+    ref_labels, control_labels = np.zeros(500, int), np.zeros(500, int)
+    small = real_control_prdc(reference, ref_labels, control[:100], control_labels[:100], ["0"], k=5)
+    equal = real_control_prdc(reference, ref_labels, control, control_labels, ["0"], k=5)
+    assert 0.4 < small["coverage_real"] < 0.8 < equal["coverage_real"]
+    assert small["per_class"]["0"]["coverage_real"] == small["coverage_real"]
+    assert small["precision_real"] > 0.85
