@@ -1,7 +1,7 @@
 """Stage `ood`: the garbage-class model (inversion, method.md §3) against post-hoc OOD detectors.
 
-`run`: params `seed`, `ood.*`, `invert.*` (the generator of each round). Inputs: the
-classifier, the prepared splits. Trains the (n+1)-class model round by round (resumable
+`run`: params `seed`, `ood.*`, `invert.*` (the generator of each round, with the replacements
+of `ood.generator`). Inputs: the classifier, the prepared splits. Trains the (n+1)-class model round by round (resumable
 from `--checkpoint`), fits MSP / MaxLogit / Energy / Mahalanobis / KNN / ViM (pytorch-ood)
 on the plain classifier, scores the ID test split and every OOD set with every method.
 Outputs: the detector (`--detector`), `metrics/ood.json`, ROC curves (csv + png), the
