@@ -27,7 +27,8 @@ import torch
 from netinv.atomic import write_json
 from netinv.inversion.pixel_opt import PixelOptConfig, invert_pixels
 from netinv.inversion.trainer import generate
-from netinv.metrics.quality import embed_and_predict, label_agreement, mean_pairwise_distance
+from netinv.metrics.diversity import mean_pairwise_distance
+from netinv.metrics.quality import embed_and_predict, label_agreement
 from netinv.models import load_model
 
 

@@ -2,7 +2,7 @@
 
 The exploration behind the `invert` defaults (docs/results.md) was run with this, e.g.:
 
-    python benchmarks/invert_sweep.py jitter2-bn01 invert.steps=600 invert.jitter=2 invert.weights.bn=0.1
+    python benchmarks/invert_sweep.py jitter2-bn01 invert.generator_steps=600 invert.jitter=2 invert.weights.bn=0.1
 
 Outputs go to benchmarks/results/sweep/NAME/ (ignored by git); the pipeline's own
 outputs are not touched. Needs the models of `dvc repro export_onnx`.

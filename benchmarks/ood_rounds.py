@@ -23,15 +23,17 @@ import torch
 import yaml
 
 from netinv.atomic import write_json
+from netinv.config.inversion import InversionConfig
+from netinv.config.ood import GarbageConfig
 from netinv.device import seed_everything
+from netinv.inversion.generator import ConditionedGenerator
 from netinv.models import load_model
-from netinv.ood.garbage import class_probs, garbage_model_from, garbage_scores, train_garbage_model
+from netinv.ood.garbage import train_garbage_model
+from netinv.ood.garbage_model import class_probs, garbage_model_from, garbage_scores
 from netinv.ood.metrics import ood_metrics
 from netinv.ood.sets import builtin_ood_sets
 from netinv.splits import load_prepared
-from stages.config import validate_params
-from stages.inversion_setup import build_generator, inversion_config
-from stages.ood import garbage_config
+from stages.config import generator_config, validate_params
 
 
 def override(raw: dict, assignment: str) -> None:
@@ -66,13 +68,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for rounds in sorted(args.rounds):
                 seed_everything(params.seed)
-                config = garbage_config(cfg.model_copy(update={"rounds": rounds, "pool_rule": rule}), params.seed)
+                config = cfg.build(GarbageConfig, seed=params.seed, rounds=rounds, pool_rule=rule)
+                inverter = params.ood_generator()
                 started = time.perf_counter()
                 result = train_garbage_model(
-                    garbage_model_from(classifier, cfg.init_from_classifier), build_generator(params.invert, n + 1, shape),
+                    garbage_model_from(classifier, config.init_from_classifier), ConditionedGenerator(generator_config(inverter, n + 1, shape)),
                     data.train.images, data.train.labels, data.val.images, data.val.labels, config,
-                    inversion_config(params.invert, params.seed, checkpoint_every=10**9), device,
-                    checkpoint=Path(tmp) / "rounds.pt")
+                    inverter.build(InversionConfig, seed=params.seed), device, checkpoint=Path(tmp) / "rounds.pt")
                 test_probs = class_probs(result.model, data.test.images, device)
                 id_scores = garbage_scores(test_probs)
                 row = {"rule": rule, "rounds": rounds, "pool": len(result.pool),

@@ -20,10 +20,11 @@ from pathlib import Path
 import torch
 import yaml
 
-from netinv.device import resolve_device, seed_everything
+from netinv.device import resolve_device
+from netinv.reconstruction.study import audit_size
 from netinv.splits import load_prepared
 from stages.config import validate_params
-from stages.reconstruct import audit_size
+from stages.reconstruct import study_configs
 
 HEADLINE = ("leakage_gap", "gap_ci_low", "gap_ci_high", "ssim_train_mean", "ssim_control_mean",
             "matched_frac_train", "matched_frac_control", "target_test_accuracy", "recon_confidence_mean",
@@ -48,9 +49,9 @@ def main() -> None:
     params = validate_params(raw, "params.yaml + overrides")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
     data = load_prepared(os.environ.get("NETINV_DATA", "data/prepared"))
-    seed_everything(params.seed + size)
     started = time.perf_counter()
-    result = audit_size(size, data, params.reconstruct, params.seed, resolve_device(params.reconstruct.device))
+    result = audit_size(size, data, **study_configs(params.reconstruct, data, params.seed), seed=params.seed,
+                        device=resolve_device(params.reconstruct.device))
     metrics = {k: round(result["metrics"][k], 4) for k in HEADLINE}
     print(json.dumps({"name": name, "size": size, "overrides": overrides, **metrics,
                       "wall_seconds": round(time.perf_counter() - started, 1)}))

@@ -53,6 +53,14 @@ def save_npz(path: str | Path, **arrays: Any) -> None:
         np.savez_compressed(fh, **arrays)
 
 
+def save_npy(path: str | Path, array: Any) -> None:
+    """np.save of one array, atomically."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array)
+
+
 def save_figure(path: str | Path, figure: Any, dpi: int = 110) -> None:
     """A matplotlib figure as PNG, atomically; the figure is closed afterwards."""
     import matplotlib.pyplot as plt
@@ -63,13 +71,14 @@ def save_figure(path: str | Path, figure: Any, dpi: int = 110) -> None:
 
 
 def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    """Rows of one dict each (same keys) as CSV: the format DVC plots read."""
+    """Rows of one dict each as CSV: the format DVC plots read. The columns are the union of the rows'
+    keys, in order of appearance; a row without a column leaves its cell blank."""
     import csv
     import io
 
     buffer = io.StringIO()
     if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(buffer, fieldnames=list(dict.fromkeys(k for row in rows for k in row)), restval="")
         writer.writeheader()
         writer.writerows(rows)
     write_text(path, buffer.getvalue())

@@ -9,6 +9,8 @@ import random
 import numpy as np
 import torch
 
+from netinv.errors import ConfigError
+
 
 def resolve_device(spec: str = "auto") -> torch.device:
     """Turn a params value (`auto`, `cpu`, `cuda`, `cuda:1`) into a device, or explain."""
@@ -16,9 +18,10 @@ def resolve_device(spec: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(spec)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
+        raise ConfigError(
             f"device '{spec}' was requested but CUDA is not available on this machine; "
-            "set device: auto (or cpu) in params.yaml"
+            "use the device 'auto' (or 'cpu')",
+            field="device",
         )
     return device
 

@@ -22,6 +22,9 @@ INPUT_NAME = "images"
 OUTPUT_NAME = "logits"
 
 
+
+
+
 def export_onnx(model: nn.Module, input_shape: tuple[int, int, int], path: str | Path, opset: int = 18) -> None:
     """Export with a dynamic batch axis into one self-contained file (no external data)."""
     import onnx

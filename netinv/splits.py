@@ -62,6 +62,12 @@ class Prepared:
     def class_names(self) -> tuple[str, ...]:
         return tuple(self.meta["class_names"])
 
+    def model_shape(self) -> dict[str, Any]:
+        """What a classifier of this data is built with: in_channels, image_size, num_classes, mean, std."""
+        channels, height, width = self.image_shape
+        return {"in_channels": channels, "image_size": (height, width), "num_classes": len(self.class_names),
+                "mean": tuple(self.meta["mean"]), "std": tuple(self.meta["std"])}
+
 
 def save_prepared(directory: str | Path, train: ImageDataset, val: ImageDataset, test: ImageDataset,
                   meta: dict[str, Any]) -> None:
@@ -75,7 +81,9 @@ def load_prepared(directory: str | Path) -> Prepared:
     directory = Path(directory)
     meta_path = directory / "meta.json"
     if not meta_path.is_file():
-        raise DatasetError(f"{meta_path} is missing: run `dvc repro prepare` first")
+        raise DatasetError(f"{meta_path} is missing: {directory} is not a prepared-data folder; "
+                           "prepare the data first (netinv.splits.save_prepared) or pass another folder",
+                           rebuild=True)
     meta = json.loads(meta_path.read_text())
     names = tuple(meta["class_names"])
     parts = {}
@@ -85,5 +93,6 @@ def load_prepared(directory: str | Path) -> Prepared:
             with np.load(path, allow_pickle=False) as data:
                 parts[split] = ImageDataset(data["images"], data["labels"].astype(np.int64), names, str(path))
         except (OSError, KeyError, ValueError) as exc:
-            raise DatasetError(f"{path} is missing or corrupt ({exc}); rerun `dvc repro prepare`") from exc
+            raise DatasetError(f"{path} is missing or corrupt ({exc}); prepare the data again",
+                               rebuild=True) from exc
     return Prepared(meta=meta, **parts)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -18,19 +18,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from netinv import distributed
+from netinv.config.models import TrainConfig
 from netinv.device import autocast
 from netinv.errors import TrainingDivergedError
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 4
-    batch_size: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.0
-    augment_shift: int = 0  # max random translation in pixels; 0 = no augmentation
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,17 +65,25 @@ def predict_logits(model: nn.Module, images: np.ndarray, device: torch.device, b
     return torch.cat(out).numpy()
 
 
-def fit(
-    model: nn.Module,
-    train_images: np.ndarray,
-    train_labels: np.ndarray,
-    val_images: np.ndarray,
-    val_labels: np.ndarray,
-    config: TrainConfig,
-    device: torch.device,
-    progress: bool = True,
-    on_epoch: Callable[[EpochRecord], None] | None = None,
-) -> list[EpochRecord]:
+def _epoch_record(model: nn.Module, val_images: np.ndarray, val_labels: np.ndarray, device: torch.device,
+                  epoch: int, train_sums: Sequence[float], started: float) -> EpochRecord:
+    """The epoch's record: training loss and accuracy from their sums over all ranks, then the validation pass."""
+    loss_sum, correct, seen = train_sums
+    val_logits = torch.from_numpy(predict_logits(model, val_images, device))
+    val_y = torch.from_numpy(val_labels).long()
+    return EpochRecord(
+        epoch=epoch,
+        train_loss=loss_sum / seen,
+        train_accuracy=correct / seen,
+        val_loss=F.cross_entropy(val_logits, val_y).item(),
+        val_accuracy=(val_logits.argmax(1) == val_y).float().mean().item(),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def fit(model: nn.Module, train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray,
+        val_labels: np.ndarray, config: TrainConfig, device: torch.device, progress: bool = True,
+        on_epoch: Callable[[EpochRecord], None] | None = None) -> list[EpochRecord]:
     """Train with AdamW + one-cycle LR; return one record per epoch. Stops on NaN/inf loss.
 
     Under torchrun each rank trains on its share of every global batch of `batch_size`
@@ -123,7 +121,8 @@ def fit(
             if not distributed.all_finite(loss):
                 raise TrainingDivergedError(
                     f"training loss became {loss.item()} at epoch {epoch}, step {step}; "
-                    f"lower the learning rate (lr is {config.lr}) or check the input data for NaNs"
+                    f"lower the learning rate (lr is {config.lr}) or check the input data for NaNs",
+                    field="lr", config="TrainConfig",
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -133,17 +132,8 @@ def fit(
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(y)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
-        loss_sum, correct, seen = distributed.all_sum(loss_sum, correct, seen)
-        val_logits = torch.from_numpy(predict_logits(model, val_images, device))
-        val_y = torch.from_numpy(val_labels).long()
-        record = EpochRecord(
-            epoch=epoch,
-            train_loss=loss_sum / seen,
-            train_accuracy=correct / seen,
-            val_loss=F.cross_entropy(val_logits, val_y).item(),
-            val_accuracy=(val_logits.argmax(1) == val_y).float().mean().item(),
-            seconds=time.perf_counter() - started,
-        )
+        record = _epoch_record(model, val_images, val_labels, device, epoch,
+                               distributed.all_sum(loss_sum, correct, seen), started)
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)

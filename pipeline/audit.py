@@ -1,10 +1,12 @@
-"""The audit flow: a production model audited step by step (the work lives in stages/audit.py).
+"""The audit flows: a production model audited step by step (the work lives in the `audit` package).
 
 `audit_production(model=None)` audits `audit.model` of params.yaml (by default
 `models:/netinv-classifier@champion`), or the given `models:/` URI or .onnx / .pt file,
-with the profile `profile` (default `audit.profile`). The flow ends Failed, with the
-reasons in the state message, when a critical check fails; the report, the MLflow run
-(experiment `audit.experiment`) and a Prefect link + markdown artifact are written either way.
+with the profile `profile` (default `audit.profile`): `audit.engine.prepare`, then the steps
+of `audit.engine.run`, one task each. The flow ends Failed, with the reasons in the state
+message, when a critical check fails; the report, the MLflow run (experiment
+`audit.experiment`) and a Prefect link + markdown artifact are written either way.
+`audit_many` runs whole audits (prepare + run) as tasks on a task runner.
 """
 
 from __future__ import annotations
@@ -18,82 +20,64 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
+from audit import engine, inversion, outcome, probes
 from pipeline import tracking as tr
-from stages import audit as work
 from stages.config import load_params
 
 
 @task(cache_policy=NO_CACHE)
-def load_model_task(reference: str, data: Any, profile: Any, work_dir: Path) -> work.AuditModel:
-    """Fetch the model (registry or file), convert ONNX to PyTorch, check gradient and parity."""
-    model = work.resolve_model(reference, data, profile, work_dir)
-    get_run_logger().info("model %s (sha256 %s): %s", reference, model.sha256[:12], model.checks)
-    return model
+def prepare_task(reference: str, params: Any, profile_name: str, work_dir: Path) -> engine.AuditSetup:
+    """Load the data and the judge; fetch the model (registry or file), convert ONNX to PyTorch,
+    check gradient and parity."""
+    setup = engine.prepare(reference, params, profile_name, work_dir)
+    get_run_logger().info("model %s (sha256 %s): %s", reference, setup.model.sha256[:12], setup.model.checks)
+    return setup
 
 
 @task(cache_policy=NO_CACHE)
-def invert_task(model: work.AuditModel, evaluator: Any, data: Any, params: Any, profile: Any,
-                device: Any) -> work.Inversion:
-    inversion = work.invert(model, evaluator, data, params, profile, device)
-    q = inversion.quality
+def invert_task(setup: engine.AuditSetup) -> inversion.Inversion:
+    done = inversion.invert(setup.model, setup.evaluator, setup.data, setup.params, setup.profile_name, setup.device)
+    q = done.quality
     get_run_logger().info("inversion: fidelity %.3f, eval agreement %.3f, coverage %.3f (%.0f s)",
-                          q["fidelity"], q["eval_agreement"], q["coverage"], inversion.seconds)
-    return inversion
+                          q["fidelity"], q["eval_agreement"], q["coverage"], done.seconds)
+    return done
 
 
 @task(cache_policy=NO_CACHE)
-def validate_task(inversion: work.Inversion, model: work.AuditModel, evaluator: Any, data: Any,
-                  profile: Any) -> dict[str, Any]:
-    return work.validate(inversion, model, evaluator, data, profile)
+def validate_task(setup: engine.AuditSetup, done: inversion.Inversion) -> dict[str, Any]:
+    return inversion.validate(done, setup.model, setup.evaluator, setup.data, setup.profile)
 
 
 @task(cache_policy=NO_CACHE)
-def probes_task(context: work.ProbeContext) -> list[work.ProbeResult]:
-    return work.run_probes(context)
+def probes_task(context: probes.ProbeContext) -> list[probes.ProbeResult]:
+    return probes.run_probes(context)
 
 
 @task(cache_policy=NO_CACHE)
-def report_task(model: work.AuditModel, inversion: work.Inversion, validation: dict[str, Any],
-                probes: list[work.ProbeResult], class_names: tuple[str, ...], params: Any, profile_name: str,
-                out_root: Path, tags: dict[str, str]) -> work.AuditResult:
+def report_task(setup: engine.AuditSetup, done: inversion.Inversion, validation: dict[str, Any],
+                results: list[probes.ProbeResult], out_root: Path, tags: dict[str, str]) -> outcome.AuditResult:
     """Compare with the previous audit, write the report, log the MLflow run."""
-    return work.finish(model, inversion, validation, probes, class_names, params, profile_name, out_root, tags)
+    return outcome.finish(setup.model, done, validation, results, setup.data.class_names, setup.params,
+                          setup.profile_name, out_root, tags)
 
 
 @flow(name="audit-production", log_prints=True)
 def audit_production(model: str | None = None, profile: str | None = None, params_file: str = "params.yaml",
                      reports: str | None = None) -> Any:
     """Audit `model` (models:/NAME@ALIAS, models:/NAME/VERSION, or an .onnx / .pt file)."""
-    from netinv.device import resolve_device
-    from netinv.models import load_model
-    from netinv.splits import load_prepared
-
     params = load_params(params_file)
     cfg = params.audit
     reference = model or cfg.model
     profile_name = profile or cfg.profile
-    chosen = cfg.get_profile(profile_name)
-    data = load_prepared(cfg.data)
-    evaluator = load_model(cfg.evaluator)
-    device = resolve_device(params.invert.device)
+    cfg.get_profile(profile_name)  # an unknown profile fails the flow before any task
     tags = {"prefect.flow_run_id": str(runtime.flow_run.id)} if runtime.flow_run.id else {}
     with tempfile.TemporaryDirectory(prefix="netinv-audit-") as tmp:
-        loaded = load_model_task(reference, data, chosen, Path(tmp))
-        inversion = invert_task(loaded, evaluator, data, params, chosen, device)
-        validation = validate_task(inversion, loaded, evaluator, data, chosen)
-        probes = probes_task(work.ProbeContext(loaded, data, inversion, evaluator, params, chosen, device, Path(tmp)))
-        result = report_task(loaded, inversion, validation, probes, data.class_names, params, profile_name,
-                             Path(reports or cfg.reports), tags)
-    url = tr.run_url(result.run_id)
-    create_link_artifact(url, link_text=f"MLflow audit run of {reference}", key="mlflow-audit-run")
-    lines = [f"# Audit of `{reference}`: {'passed' if result.passed else 'FAILED'}", "",
-             f"MLflow run: [{url}]({url}) · report: `{result.report_path}`", ""]
-    lines += [f"- failure: {f}" for f in result.failures] + [f"- warning: {w}" for w in result.warnings]
-    lines += ["", "| metric | value | change since previous audit |", "| --- | --- | --- |"]
-    deltas = result.comparison["metric_deltas"]
-    lines += [f"| {k} | {result.metrics[k]:.4g} | {deltas[k]:+.4g} |" if k in deltas else
-              f"| {k} | {result.metrics[k]:.4g} | |" for k in work.HEADLINE if k in result.metrics]
-    create_markdown_artifact("\n".join(lines), key="audit-summary", description=f"audit of {reference}")
+        setup = prepare_task(reference, params, profile_name, Path(tmp))
+        done = invert_task(setup)
+        validation = validate_task(setup, done)
+        results = probes_task(setup.probe_context(done))
+        result = report_task(setup, done, validation, results, Path(reports or cfg.reports), tags)
+    publish(reference, result)
     summary = {"model": reference, "passed": result.passed, "failures": result.failures,
                "mlflow_run_id": result.run_id, "report": str(result.report_path)}
     if not result.passed:
@@ -102,12 +86,28 @@ def audit_production(model: str | None = None, profile: str | None = None, param
     return summary
 
 
+def publish(reference: str, result: outcome.AuditResult) -> None:
+    """The flow run's artifacts: a link to the MLflow run and a markdown summary."""
+    url = tr.run_url(result.run_id)
+    create_link_artifact(url, link_text=f"MLflow audit run of {reference}", key="mlflow-audit-run")
+    lines = [f"# Audit of `{reference}`: {'passed' if result.passed else 'FAILED'}", "",
+             f"MLflow run: [{url}]({url}) · report: `{result.report_path}`", ""]
+    lines += [f"- failure: {f}" for f in result.failures] + [f"- warning: {w}" for w in result.warnings]
+    lines += ["", "| metric | value | change since previous audit |", "| --- | --- | --- |"]
+    deltas = result.comparison["metric_deltas"]
+    lines += [f"| {k} | {result.metrics[k]:.4g} | {deltas[k]:+.4g} |" if k in deltas else
+              f"| {k} | {result.metrics[k]:.4g} | |" for k in outcome.HEADLINE if k in result.metrics]
+    create_markdown_artifact("\n".join(lines), key="audit-summary", description=f"audit of {reference}")
+
+
 @task(cache_policy=NO_CACHE)
 def audit_one(reference: str, profile: str | None, params_file: str, reports: str | None) -> dict[str, Any]:
     """A whole audit as one unit of work, for a task runner to place on any worker process."""
     params = load_params(params_file)
     tags = {"prefect.flow_run_id": str(runtime.flow_run.id)} if runtime.flow_run.id else {}
-    result = work.run_audit(reference, params, profile, Path(reports) if reports else None, tags)
+    with tempfile.TemporaryDirectory(prefix="netinv-audit-") as tmp:
+        setup = engine.prepare(reference, params, profile, Path(tmp))
+        result = engine.run(setup, Path(reports) if reports else None, tags)
     return {"model": reference, "passed": result.passed, "failures": result.failures,
             "mlflow_run_id": result.run_id, "report": str(result.report_path)}
 

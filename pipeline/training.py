@@ -96,7 +96,8 @@ def training_pipeline(params_file: str = "params.yaml", dvc_file: str = "dvc.yam
                 continue
             outcomes[stage.name] = run_stage(stage.name, parent)
             anything_ran = anything_ran or outcomes[stage.name] != "skipped"
-        metric_files = [m for s in pipeline for m in s.outs if m.endswith(".json")]
+        outs = dvc.stage_outputs(s.name for s in pipeline)  # after the run: stages run now included
+        metric_files = [m for m in outs if m.endswith(".json")]
         files = tr.read_metrics_files(metric_files)
         metrics = tr.summary_metrics(files)
         client = tr.client()
@@ -105,7 +106,7 @@ def training_pipeline(params_file: str = "params.yaml", dvc_file: str = "dvc.yam
             client.set_tag(parent, f"stage.{name.replace('@', '_')}", outcome)  # MLflow keys allow no @
         for key, value in metrics.items():
             client.log_metric(parent, key, value)
-        for page in (o for s in pipeline for o in s.outs if o.endswith(".html") and Path(o).is_file()):
+        for page in (o for o in outs if o.endswith(".html") and Path(o).is_file()):
             client.log_artifact(parent, page)  # the report stage's page, with the parent too
         result: dict[str, Any] = {"mlflow_run_id": parent, "stages": outcomes, "metrics": metrics}
         extra = []

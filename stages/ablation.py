@@ -1,14 +1,13 @@
 """Stage `ablation`: conditioning mode x diversity losses, measured with the same metrics.
 
 `run`: one cell (a mode and `none` / `cosine` / `orthogonality` / `both`): a generator
-trained with `invert`'s settings at `ablation.steps`, its samples measured like the
+trained with `invert`'s settings and the overrides of `ablation.invert`, its samples measured like the
 `invert` stage's. `summarise`: the table of all cells (`metrics/inversion_ablation.json`)
 and a plot. Run all with `dvc repro ablation/dvc.yaml`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -18,14 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from netinv.atomic import save_figure, write_json
-from netinv.device import resolve_device, seed_everything
+from netinv.config.inversion import InversionConfig, SamplingConfig
+from netinv.inversion.generator import ConditionedGenerator
+from netinv.inversion.sampling import sample_balanced
 from netinv.inversion.trainer import train_generator
 from netinv.metrics.inversion import inversion_quality
 from netinv.models import load_model
-from netinv.splits import load_prepared
-from stages import runner
-from stages.config import load_params
-from stages.inversion_setup import build_generator, inversion_config, sample_balanced
+from stages import common, runner
+from stages.config import generator_config
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.ablation")
@@ -35,34 +34,27 @@ REPORTED = ("fidelity", "eval_agreement", "coverage", "coverage_real", "precisio
 
 
 def run_cell(argv: Sequence[str]) -> None:
-    p = runner.parser(__doc__)
+    p = common.parser(__doc__, classifier="", evaluator="", data=common.DATA, out="the cell's metrics JSON")
     p.add_argument("--mode", required=True)
     p.add_argument("--diversity", required=True, choices=DIVERSITY)
-    p.add_argument("--classifier", required=True, type=Path)
-    p.add_argument("--evaluator", required=True, type=Path)
-    p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--out", required=True, type=Path, help="the cell's metrics JSON")
-    args = p.parse_args(argv)
-    params = load_params(args.params)
-    cfg, ablation = params.invert.model_copy(update={"mode": args.mode}), params.ablation
+    args, params = common.parse(p, argv)
+    ablation = params.ablation
+    cfg = params.ablation_invert().overridden({"mode": args.mode, "weights": {
+        "cos": ablation.cos if args.diversity in ("cosine", "both") else 0.0,
+        "orth": ablation.orth if args.diversity in ("orthogonality", "both") else 0.0}}, "the ablation cell")
 
-    data = load_prepared(args.data)
-    device = resolve_device(cfg.device)
-    seed_everything(params.seed)
+    data, device = common.prepared_on(args.data, cfg.device, params.seed)
     classifier, evaluator = load_model(args.classifier, device), load_model(args.evaluator, device)
     num_classes = len(data.class_names)
-    generator = build_generator(cfg, num_classes, data.image_shape)
-    base = inversion_config(cfg, params.seed, steps=ablation.steps)
-    weights = dataclasses.replace(base.weights, cos=ablation.cos if args.diversity in ("cosine", "both") else 0.0,
-                                  orth=ablation.orth if args.diversity in ("orthogonality", "both") else 0.0)
+    generator = ConditionedGenerator(generator_config(cfg, num_classes, data.image_shape))
     started = time.perf_counter()
-    train_generator(generator, classifier, dataclasses.replace(base, weights=weights), device, progress=False)
+    train_generator(generator, classifier, cfg.build(InversionConfig, seed=params.seed), device, progress=False)
     train_seconds = time.perf_counter() - started
-    images, labels = sample_balanced(generator, cfg, ablation.samples_per_class, params.seed + 1, device)
+    images, labels = sample_balanced(generator, cfg.build(SamplingConfig), params.seed + 1, device)
     quality = inversion_quality(images, labels, classifier, evaluator,
                                 data.test.images, data.test.labels, num_classes, device, seed=params.seed,
                                 control_images=data.train.images, control_labels=data.train.labels)
-    cell = {"mode": args.mode, "diversity": args.diversity, "steps": ablation.steps, "train_seconds": train_seconds,
+    cell = {"mode": args.mode, "diversity": args.diversity, "steps": cfg.generator_steps, "train_seconds": train_seconds,
             **{k: quality[k] for k in REPORTED if k in quality}}
     log.info("%s / %s: %s", args.mode, args.diversity, {k: round(v, 3) for k, v in cell.items()
                                                          if isinstance(v, float)})
@@ -91,16 +83,13 @@ def plot_cells(cells: list[dict]):
 
 
 def summarise(argv: Sequence[str]) -> None:
-    p = runner.parser(__doc__)
+    p = common.parser(__doc__, metrics="", plot="")
     p.add_argument("--runs", required=True, type=Path, nargs="+", help="cell metrics files")
-    p.add_argument("--metrics", required=True, type=Path)
-    p.add_argument("--plot", required=True, type=Path)
-    args = p.parse_args(argv)
-    params = load_params(args.params)
+    args, params = common.parse(p, argv)
     cells = [json.loads(path.read_text()) for path in args.runs]
     best = max(cells, key=lambda c: (c["eval_agreement"], c["coverage"]))
     write_json(args.metrics, {"cells": cells, "best": {"mode": best["mode"], "diversity": best["diversity"]},
-                              "steps": params.ablation.steps})
+                              "steps": params.ablation_invert().generator_steps})
     save_figure(args.plot, plot_cells(cells))
     with stage_run("ablation", params.mlflow.experiment, {"ablation": params.ablation.model_dump()}) as mlflow:
         for cell in cells:

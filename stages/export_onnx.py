@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 
@@ -27,21 +26,16 @@ from netinv.export import (
 from netinv.models import load_model
 from netinv.splits import load_prepared
 from netinv.training import predict_logits
-from stages import runner
-from stages.config import load_params
+from stages import common, runner
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.export_onnx")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    p = runner.parser(__doc__)
-    p.add_argument("--model", required=True, type=Path, help="classifier model file")
-    p.add_argument("--data", required=True, type=Path, help="prepared data directory")
-    p.add_argument("--onnx", required=True, type=Path, help="ONNX file to write")
-    p.add_argument("--metrics", required=True, type=Path)
-    args = p.parse_args(argv)
-    params = load_params(args.params)
+    p = common.parser(__doc__, model="classifier model file", data=common.DATA, onnx="ONNX file to write",
+                      metrics="")
+    args, params = common.parse(p, argv)
     cfg = params.export
 
     data = load_prepared(args.data)
@@ -90,4 +84,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    runner.run(main)
+    runner.run(main, section="export")

@@ -15,22 +15,23 @@ import logging
 import resource
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 
 from netinv import distributed
 from netinv.atomic import save_figure, save_image, save_npz, write_csv, write_json
+from netinv.config.inversion import InversionConfig, SamplingConfig
 from netinv.device import describe, resolve_device, seed_everything
 from netinv.export import onnx_session
+from netinv.inversion.generator import ConditionedGenerator
+from netinv.inversion.sampling import sample_balanced
 from netinv.inversion.trainer import train_generator
 from netinv.metrics.inversion import inversion_quality
 from netinv.models import load_model, save_model
 from netinv.splits import Prepared, load_prepared
 from netinv.visual import class_overview, grid_image
-from stages import runner
-from stages.config import Params, load_params
-from stages.inversion_setup import build_generator, inversion_config, sample_balanced
+from stages import common, runner
+from stages.config import Params, generator_config
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.invert")
@@ -43,18 +44,10 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    p = runner.parser(__doc__)
-    p.add_argument("--classifier", required=True, type=Path)
-    p.add_argument("--onnx", required=True, type=Path)
-    p.add_argument("--evaluator", required=True, type=Path)
-    p.add_argument("--data", required=True, type=Path, help="prepared data directory")
-    p.add_argument("--generator", required=True, type=Path, help="generator model file to write")
-    p.add_argument("--samples", required=True, type=Path, help="directory for samples.npz and grids")
-    p.add_argument("--metrics", required=True, type=Path)
-    p.add_argument("--plots", required=True, type=Path)
-    p.add_argument("--checkpoint", required=True, type=Path, help="resumable training state (kept out of DVC)")
-    args = p.parse_args(argv)
-    params = load_params(args.params)
+    p = common.parser(__doc__, classifier="", onnx="", evaluator="", data=common.DATA,
+                      generator="generator model file to write", samples="directory for samples.npz and grids",
+                      metrics="", plots="", checkpoint="resumable training state (kept out of DVC)")
+    args, params = common.parse(p, argv)
     cfg = params.invert
 
     data = load_prepared(args.data)
@@ -68,17 +61,17 @@ def invert_and_write(args: argparse.Namespace, params: Params, data: Prepared, d
     classifier = load_model(args.classifier, device)
     evaluator = load_model(args.evaluator, device)
     num_classes = len(data.class_names)
-    generator = build_generator(cfg, num_classes, data.image_shape)
+    generator = ConditionedGenerator(generator_config(cfg, num_classes, data.image_shape))
     log.info("inverting the classifier with a %s-conditioned generator on %s", cfg.mode, describe(device))
     started = time.perf_counter()
-    history = train_generator(generator, classifier, inversion_config(cfg, params.seed), device,
+    history = train_generator(generator, classifier, cfg.build(InversionConfig, seed=params.seed), device,
                               checkpoint=args.checkpoint)
     train_seconds = time.perf_counter() - started
     if not distributed.is_main():
         return
 
     started = time.perf_counter()
-    images, labels = sample_balanced(generator, cfg, cfg.samples_per_class, params.seed + 1, device)
+    images, labels = sample_balanced(generator, cfg.build(SamplingConfig), params.seed + 1, device)
     sample_seconds = time.perf_counter() - started
     quality = inversion_quality(images, labels, classifier, evaluator, data.test.images, data.test.labels,
                                 num_classes, device, onnx_session=onnx_session(args.onnx), seed=params.seed,
@@ -88,7 +81,7 @@ def invert_and_write(args: argparse.Namespace, params: Params, data: Prepared, d
         "mode": cfg.mode,
         "sample_temperature": cfg.sample_temperature,
         "train_seconds": train_seconds,
-        "steps": cfg.steps,
+        "steps": cfg.generator_steps,
         "samples_per_second": len(images) / sample_seconds,
         "num_samples": len(images),
         "peak_memory_mb": peak_memory_mb(device),
@@ -123,4 +116,4 @@ def invert_and_write(args: argparse.Namespace, params: Params, data: Prepared, d
 
 
 if __name__ == "__main__":
-    runner.run(main)
+    runner.run(main, section="invert")

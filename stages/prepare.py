@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -19,8 +18,7 @@ from netinv.data import DatasetError, load_dataset
 from netinv.splits import balanced_limit, channel_stats, save_prepared, stratified_split
 from netinv.validation.dataset import dataset_checks, image_table
 from netinv.validation.suite import run_checks
-from stages import runner
-from stages.config import load_params
+from stages import common, runner
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.prepare")
@@ -37,12 +35,8 @@ def split_profile(images: np.ndarray, labels: np.ndarray, class_names: Sequence[
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    p = runner.parser(__doc__)
-    p.add_argument("--out", required=True, type=Path, help="prepared data directory")
-    p.add_argument("--profile", required=True, type=Path, help="data profile JSON")
-    p.add_argument("--validation", required=True, type=Path, help="expectation results JSON")
-    args = p.parse_args(argv)
-    params = load_params(args.params)
+    p = common.parser(__doc__, out=common.DATA, profile="data profile JSON", validation="expectation results JSON")
+    args, params = common.parse(p, argv)
     cfg = params.data
 
     source = load_dataset(cfg.name, cfg.root)
@@ -92,4 +86,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    runner.run(main)
+    runner.run(main, section="data")

@@ -16,16 +16,9 @@ import yaml
 from netinv.atomic import write_text
 from stages import runner
 from stages.config import ParamsError, validate_params
+from stages.schema import deep_merge
 
 PROFILES = Path("profiles")
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        merged[key] = deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(
-            merged.get(key), dict) else value
-    return merged
 
 
 def apply_profile(params_path: Path, profile_path: Path) -> dict[str, Any]:

@@ -6,13 +6,18 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from netinv.errors import NetinvError
-from stages.config import ParamsError
+from netinv.errors import DatasetError, NetinvError
+from stages.config import Params, ParamsError
+from stages.schema import valid_keys
 from stages.tracking import check_reachable
 
 USER_ERRORS = (NetinvError, ParamsError, ValueError, FileNotFoundError)
+
+# Where a stage's core configs come from in params.yaml: one section for all of them, or a
+# core config type name -> section ("" for the rest), e.g. {"InversionConfig": "invert", "": "ood"}.
+Sections = str | Mapping[str, str]
 
 
 def parser(description: str | None) -> argparse.ArgumentParser:
@@ -21,7 +26,8 @@ def parser(description: str | None) -> argparse.ArgumentParser:
     return p
 
 
-def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None) -> None:
+def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None, *,
+        section: Sections | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for noisy in ("alembic", "mlflow", "great_expectations", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -31,5 +37,48 @@ def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None
     except USER_ERRORS as exc:
         if os.environ.get("NETINV_TRACEBACK"):
             raise
-        print(f"error: {exc}\n(set NETINV_TRACEBACK=1 for the full traceback)", file=sys.stderr)
+        print(f"error: {explain(exc, section)}\n(set NETINV_TRACEBACK=1 for the full traceback)", file=sys.stderr)
         sys.exit(1)
+
+
+def explain(exc: BaseException, section: Sections | None = None) -> str:
+    """The message of `exc` with the pipeline's fix added: the params.yaml key behind the core
+    field it names, or the `dvc repro` that rebuilds the file or folder it lacks.
+
+    The core does not say either itself: it runs without params.yaml and DVC (tests,
+    notebooks, other callers), where "lower the learning rate lr" and "train it first" are
+    the right words. Only the stage knows which params section fed which core config, and
+    that its inputs are the outputs of other DVC stages.
+    """
+    text = str(exc)
+    if not isinstance(exc, NetinvError):
+        return text
+    key = params_key(exc, section)
+    if key:
+        text += f" (set {key} in params.yaml)"
+    if exc.rebuild:
+        stage, what = ("prepare", "the prepared data") if isinstance(exc, DatasetError) else (
+            "STAGE", "the stage that writes it")
+        text += f" (run `dvc repro`, or `dvc repro {stage}` for just {what})"
+    return text
+
+
+def params_key(exc: NetinvError, section: Sections | None) -> str | None:
+    """The dotted params.yaml key of `exc.field`, or None where no such key exists.
+
+    A dataset's `root`/`name` is always under `data`; another field under the section the
+    stage gave for its config type. The key is checked against the params schema, so a field
+    the stage does not take from params.yaml names no key rather than a wrong one.
+    """
+    if exc.field is None:
+        return None
+    if isinstance(exc, DatasetError):
+        prefix: str | None = "data"
+    elif isinstance(section, Mapping):
+        prefix = section.get(exc.config or "", section.get(""))
+    else:
+        prefix = section
+    if not prefix:
+        return None
+    parts = (*prefix.split("."), exc.field)
+    return ".".join(parts) if exc.field in valid_keys(Params, parts) else None

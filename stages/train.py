@@ -15,45 +15,36 @@ import argparse
 import logging
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from netinv import distributed
 from netinv.atomic import save_figure, write_csv, write_json
+from netinv.config.models import CNNConfig, ResNetConfig, TrainConfig
 from netinv.device import describe, resolve_device, seed_everything
 from netinv.metrics.classification import classification_report, plot_confusion
-from netinv.models import build_model, save_model
+from netinv.models import CNNClassifier, SmallResNet, save_model
 from netinv.splits import Prepared, load_prepared
-from netinv.training import TrainConfig, fit, predict_logits
-from stages import runner
-from stages.config import ClassifierParams, EvaluatorParams, Params, TrainParams, load_params
+from netinv.training import fit, predict_logits
+from stages import common, runner
+from stages.config import Params
+from stages.schema import Section
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.train")
-ROLES = {"classifier": "cnn", "evaluator": "resnet"}
+ROLES = {"classifier": (CNNConfig, CNNClassifier), "evaluator": (ResNetConfig, SmallResNet)}
 
 
-def architecture(role: str, section: TrainParams) -> dict:
-    """The architecture fields of a params section (everything not about training)."""
-    arch_fields = set(type(section).model_fields) - set(TrainParams.model_fields)
-    return {name: getattr(section, name) for name in sorted(arch_fields)}
-
-
-def section_for(params: Params, role: str) -> ClassifierParams | EvaluatorParams:
+def section_for(params: Params, role: str) -> Section:
     return params.classifier if role == "classifier" else params.evaluator
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    p = runner.parser(__doc__)
+    p = common.parser(__doc__, data=common.DATA, model="model file to write", metrics="",
+                      plots="directory for curves and confusion matrix")
     p.add_argument("role", choices=sorted(ROLES))
-    p.add_argument("--data", required=True, type=Path, help="prepared data directory")
-    p.add_argument("--model", required=True, type=Path, help="model file to write")
-    p.add_argument("--metrics", required=True, type=Path)
-    p.add_argument("--plots", required=True, type=Path, help="directory for curves and confusion matrix")
-    args = p.parse_args(argv)
-    params = load_params(args.params)
+    args, params = common.parse(p, argv)
     section = section_for(params, args.role)
 
     data = load_prepared(args.data)
@@ -61,18 +52,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         train_and_write(args, params, section, data, device)
 
 
-def train_and_write(args: argparse.Namespace, params: Params, section: TrainParams, data: Prepared,
+def train_and_write(args: argparse.Namespace, params: Params, section: Section, data: Prepared,
                     device: torch.device) -> None:
     seed_everything(params.seed)
-    channels, height, width = data.image_shape
-    model = build_model(
-        ROLES[args.role], in_channels=channels, image_size=(height, width), num_classes=len(data.class_names),
-        mean=data.meta["mean"], std=data.meta["std"], **architecture(args.role, section),
-    )
-    config = TrainConfig(epochs=section.epochs, batch_size=section.batch_size, lr=section.lr,
-                         weight_decay=section.weight_decay, label_smoothing=section.label_smoothing,
-                         augment_shift=section.augment_shift, seed=params.seed)
-    log.info("training %s (%s, %d parameters) on %s", args.role, ROLES[args.role],
+    arch_config, network = ROLES[args.role]
+    model = network(section.build(arch_config, **data.model_shape()))
+    config = section.build(TrainConfig, seed=params.seed)
+    log.info("training %s (%s, %d parameters) on %s", args.role, network.__name__,
              sum(p.numel() for p in model.parameters()), describe(device))
     started = time.perf_counter()
     history = fit(model, data.train.images, data.train.labels, data.val.images, data.val.labels, config, device,
@@ -115,10 +101,12 @@ def train_and_write(args: argparse.Namespace, params: Params, section: TrainPara
         mlflow.log_artifact(str(args.plots / "confusion.png"))
         mlflow.log_artifact(str(args.model))
         if args.role == "classifier":
-            example = np.random.default_rng(0).random((2, channels, height, width), dtype=np.float32)
+            example = np.random.default_rng(0).random((2, *data.image_shape), dtype=np.float32)
             mlflow.pytorch.log_model(model, name="pytorch", input_example=example,
                                      pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])
 
 
 if __name__ == "__main__":
-    runner.run(main)
+    import sys
+
+    runner.run(main, section=next((a for a in sys.argv[1:] if a in ROLES), None))  # classifier | evaluator

@@ -16,21 +16,19 @@ import numpy as np
 import torch
 
 from netinv.atomic import atomic_path, write_json
+from netinv.config.validation import SampleThresholds
 from netinv.errors import NetinvError
 from netinv.metrics.quality import embed_and_predict
 from netinv.models import load_model
 from netinv.splits import load_prepared
 from netinv.validation.samples import (
-    SampleThresholds,
-    Threshold,
     nearest_same_class_distance,
     pixel_mean_partition,
     sample_checks,
     sample_table,
 )
 from netinv.validation.suite import run_checks
-from stages import runner
-from stages.config import ValidateSamplesParams, load_params
+from stages import common, runner
 from stages.tracking import stage_run
 
 log = logging.getLogger("stages.validate_samples")
@@ -38,10 +36,6 @@ log = logging.getLogger("stages.validate_samples")
 
 class SampleValidationError(NetinvError):
     """A critical expectation on the generated samples failed."""
-
-
-def thresholds(cfg: ValidateSamplesParams) -> SampleThresholds:
-    return SampleThresholds(**{name: Threshold(t.value, t.severity) for name, t in cfg})
 
 
 def load_samples(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -53,16 +47,9 @@ def load_samples(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    p = runner.parser(__doc__)
-    p.add_argument("--samples", required=True, type=Path, help="samples.npz of the invert stage")
-    p.add_argument("--classifier", required=True, type=Path)
-    p.add_argument("--evaluator", required=True, type=Path)
-    p.add_argument("--data", required=True, type=Path, help="prepared data directory")
-    p.add_argument("--table", required=True, type=Path, help="per-sample table (CSV)")
-    p.add_argument("--metrics", required=True, type=Path)
-    p.add_argument("--docs", required=True, type=Path, help="Data Docs directory")
-    args = p.parse_args(argv)
-    params = load_params(args.params)
+    p = common.parser(__doc__, samples="samples.npz of the invert stage", classifier="", evaluator="",
+                      data=common.DATA, table="per-sample table (CSV)", metrics="", docs="Data Docs directory")
+    args, params = common.parse(p, argv)
     cfg = params.validate_samples
 
     images, labels = load_samples(args.samples)
@@ -75,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     per_class = int(np.bincount(labels).max())
     rows = np.concatenate([np.flatnonzero(data.test.labels == c)[:per_class] for c in np.unique(labels)])
     real_distance = float(np.nanmean(nearest_same_class_distance(data.test.images[rows], data.test.labels[rows])))
-    checks = sample_checks(len(data.class_names), thresholds(cfg), pixel_mean_partition(data.train.images),
+    checks = sample_checks(len(data.class_names), cfg.build(SampleThresholds), pixel_mean_partition(data.train.images),
                            real_distance)
     outcome = run_checks(table, checks, "generated_samples", docs_dir=args.docs)
 
@@ -106,4 +93,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    runner.run(main)
+    runner.run(main, section="validate_samples")

@@ -60,8 +60,9 @@ def tiny_classifier(blobs):
     """A small CNN trained briefly on the blobs: frozen, it is something to invert in seconds."""
     import torch
 
+    from netinv.config.models import TrainConfig
     from netinv.models import build_model
-    from netinv.training import TrainConfig, fit
+    from netinv.training import fit
 
     images, labels = blobs
     torch.manual_seed(0)
@@ -82,10 +83,10 @@ def blob_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 AUDIT_PARAMS = {
-    "invert": {"steps": 30, "batch_size": 16, "width": 8, "latent_dim": 8, "embed_dim": 8,
+    "invert": {"generator_steps": 30, "batch_size": 16, "width": 8, "latent_dim": 8, "embed_dim": 8,
                "samples_per_class": 10, "checkpoint_every": 1000, "feature_layers": ["embedding"]},
     "audit": {"profile": "tiny", "profiles": {"tiny": {
-        "steps": 30, "batch_size": 16, "samples_per_class": 12, "real_per_class": 20,
+        "invert": {"generator_steps": 30, "batch_size": 16, "samples_per_class": 12}, "real_per_class": 20,
         "checks": {"max_label_kl": {"value": 0.05, "severity": "critical"},
                    "min_confidence": {"value": 0.2, "severity": "critical"},
                    "min_fidelity": {"value": 0.2, "severity": "critical"},
@@ -103,11 +104,12 @@ def audit_project(tmp_path_factory) -> Path:
     import torch
     import yaml
 
+    from netinv.config.models import TrainConfig
     from netinv.data import ImageDataset
     from netinv.export import export_onnx
     from netinv.models import build_model, save_model
     from netinv.splits import channel_stats, save_prepared
-    from netinv.training import TrainConfig, fit
+    from netinv.training import fit
     from stages.profile import deep_merge
 
     root = tmp_path_factory.mktemp("audit_project")

@@ -39,8 +39,8 @@ _TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 _SUBDIR = "cifar-10-batches-py"
 _FIX = (
     "download the CIFAR-10 python version (cifar-10-python.tar.gz from "
-    "https://www.cs.toronto.edu/~kriz/cifar.html), extract it and set data.root in "
-    f"params.yaml to the extracted {_SUBDIR} folder (or its parent)."
+    "https://www.cs.toronto.edu/~kriz/cifar.html), extract it and point the dataset root "
+    f"at the extracted {_SUBDIR} folder (or its parent)."
 )
 
 
@@ -62,7 +62,7 @@ class _SafeUnpickler(pickle.Unpickler):
 
 def _unpickle(path: Path) -> dict:
     if not path.is_file():
-        raise DatasetError(f"cifar10: {path} not found. Fix: {_FIX}")
+        raise DatasetError(f"cifar10: {path} not found. Fix: {_FIX}", field="root")
     try:
         with path.open("rb") as fh:
             obj = _SafeUnpickler(fh, path).load()

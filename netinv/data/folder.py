@@ -13,7 +13,7 @@ from netinv.data.validate import require_dir, validate_images
 
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif"})
 _FIX = (
-    "set data.root in params.yaml to a folder with one sub-folder of images per class "
+    "point the dataset root at a folder with one sub-folder of images per class "
     "(png/jpg/jpeg/bmp/gif, all the same size), or with train/<class>/ and test/<class>/."
 )
 
@@ -47,7 +47,7 @@ def _read_image(path: Path) -> np.ndarray:
 def _class_files(folder: Path) -> dict[str, list[Path]]:
     classes = [d for d in _visible(list(folder.iterdir())) if d.is_dir()]
     if not classes:
-        raise DatasetError(f"folder: {folder} has no class sub-folders. Fix: {_FIX}")
+        raise DatasetError(f"folder: {folder} has no class sub-folders. Fix: {_FIX}", field="root")
     files = {}
     for d in classes:
         images = [p for p in _visible(list(d.iterdir())) if p.suffix.lower() in EXTENSIONS]

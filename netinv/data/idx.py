@@ -31,11 +31,11 @@ _FASHION_FIX = (
     "run `sudo apt-get install dataset-fashion-mnist` (files land in "
     f"{FASHION_MNIST_ROOT}), or download the four IDX .gz files ({_FILE_LIST}) from "
     "https://github.com/zalandoresearch/fashion-mnist (folder data/fashion) into a folder "
-    "and set data.root in params.yaml to that folder."
+    "and point the dataset root at that folder."
 )
 _MNIST_FIX = (
     f"put the four MNIST IDX files ({_FILE_LIST}; gzipped or not) into one folder "
-    "and set data.root in params.yaml to that folder."
+    "and point the dataset root at that folder."
 )
 
 
@@ -78,7 +78,7 @@ def _find(root: Path, stem: str, dataset: str, fix: str) -> Path:
     for name in (stem, f"{stem}.gz", dotted, f"{dotted}.gz"):
         if (root / name).is_file():
             return root / name
-    raise DatasetError(f"{dataset}: {root / stem}[.gz] not found. Fix: {fix}")
+    raise DatasetError(f"{dataset}: {root / stem}[.gz] not found. Fix: {fix}", field="root")
 
 
 def _load_split(

@@ -13,7 +13,7 @@ from netinv.data.validate import to_nchw_uint8, validate_images
 
 _Read = tuple[np.ndarray, np.ndarray, tuple[str, ...] | None]  # images, labels, class names
 _FIX = (
-    "set data.root in params.yaml to a .npz file (or a folder with train.npz and optional "
+    "point the dataset root at a .npz file (or a folder with train.npz and optional "
     "test.npz) saved as np.savez(path, images=uint8 N×H×W or N×C×H×W, labels=int N, "
     "class_names=np.array([...], dtype=str))."
 )
@@ -81,16 +81,16 @@ def _dataset(path: Path, read: _Read, names: tuple[str, ...], require_all: bool)
 def load_npz(root: str | Path | None) -> DatasetSplits:
     """One .npz (train only) or a folder with train.npz and optional test.npz."""
     if root is None:
-        raise DatasetError(f"npz: no data file given (data.root is not set). Fix: {_FIX}")
+        raise DatasetError(f"npz: no data file given (the dataset root is not set). Fix: {_FIX}", field="root")
     path = Path(root).expanduser()
     if path.is_dir():
         train, test = path / "train.npz", path / "test.npz"
         if not train.is_file():
-            raise DatasetError(f"npz: {train} not found. Fix: {_FIX}")
+            raise DatasetError(f"npz: {train} not found. Fix: {_FIX}", field="root")
     elif path.is_file():
         train, test = path, None
     else:
-        raise DatasetError(f"npz: {path} does not exist. Fix: {_FIX}")
+        raise DatasetError(f"npz: {path} does not exist. Fix: {_FIX}", field="root")
     reads = {p: _read(p) for p in (train, test) if p is not None and p.is_file()}
     names = _class_names(reads)
     return DatasetSplits(

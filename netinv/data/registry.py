@@ -1,4 +1,4 @@
-"""Name → loader mapping: the one place params.yaml's data.name is resolved."""
+"""Name → loader mapping: the one place a dataset name is resolved."""
 
 from __future__ import annotations
 
@@ -32,6 +32,6 @@ def load_dataset(name: str, root: str | Path | None = None) -> DatasetSplits:
     loader = _LOADERS.get(name)
     if loader is None:
         raise DatasetError(
-            f"unknown dataset {name!r}; set data.name in params.yaml to one of: {', '.join(DATASETS)}."
+            f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}.", field="name"
         )
     return loader(root)

@@ -14,14 +14,14 @@ from netinv.data.validate import require_dir, validate_images
 
 _FIX = (
     "download train_32x32.mat and test_32x32.mat (format 2, cropped digits) from "
-    "http://ufldl.stanford.edu/housenumbers/ into one folder and set data.root in "
-    "params.yaml to that folder."
+    "http://ufldl.stanford.edu/housenumbers/ into one folder and point the dataset root "
+    "at that folder."
 )
 
 
 def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not path.is_file():
-        raise DatasetError(f"svhn: {path} not found. Fix: {_FIX}")
+        raise DatasetError(f"svhn: {path} not found. Fix: {_FIX}", field="root")
     try:
         mat = scipy.io.loadmat(path, variable_names=("X", "y"))
     except Exception as exc:  # scipy raises ValueError, MatReadError, OSError... on bad bytes

@@ -82,10 +82,11 @@ def to_nchw_uint8(images: np.ndarray, source: str) -> np.ndarray:
 def require_dir(root: str | Path | None, dataset: str, fix: str) -> Path:
     """Resolve a loader's root folder, failing with the dataset-specific fix when it is absent."""
     if root is None:
-        raise DatasetError(f"{dataset}: no data folder given (data.root is not set). Fix: {fix}")
+        raise DatasetError(f"{dataset}: no data folder given (the dataset root is not set). Fix: {fix}",
+                           field="root")
     path = Path(root).expanduser()
     if not path.exists():
-        raise DatasetError(f"{dataset}: data folder {path} does not exist. Fix: {fix}")
+        raise DatasetError(f"{dataset}: data folder {path} does not exist. Fix: {fix}", field="root")
     if not path.is_dir():
-        raise DatasetError(f"{dataset}: {path} is not a folder. Fix: {fix}")
+        raise DatasetError(f"{dataset}: {path} is not a folder. Fix: {fix}", field="root")
     return path

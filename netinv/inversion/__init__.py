@@ -3,9 +3,9 @@
 Pure PyTorch building blocks; the training loop and its parameters live elsewhere.
 """
 
+from netinv.config.inversion import MODES, GeneratorConfig, LossWeights
 from netinv.inversion.conditioning import (
     MATRIX_MODES,
-    MODES,
     VECTOR_MODES,
     Conditioning,
     label_matrix,
@@ -13,9 +13,8 @@ from netinv.inversion.conditioning import (
     sample_conditioning,
 )
 from netinv.inversion.features import BatchNormStatsPrior, FeatureTap, default_feature_layer
-from netinv.inversion.generator import ConditionedGenerator, GeneratorConfig
+from netinv.inversion.generator import ConditionedGenerator
 from netinv.inversion.losses import (
-    LossWeights,
     cosine_similarity_loss,
     cross_entropy_loss,
     kl_loss,

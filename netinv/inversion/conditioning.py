@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-MODES = ("label", "vector", "matrix", "vector_matrix")
+from netinv.config.inversion import MODES
+
 VECTOR_MODES = ("vector", "vector_matrix")
 MATRIX_MODES = ("matrix", "vector_matrix")
 

@@ -10,11 +10,10 @@ avoids checkerboard artefacts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from netinv.config.inversion import GeneratorConfig
 from netinv.inversion.conditioning import (
     MATRIX_MODES,
     VECTOR_MODES,
@@ -24,18 +23,6 @@ from netinv.inversion.conditioning import (
     matrices_are_distinct,
 )
 from netinv.models.io import register_architecture
-
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    num_classes: int
-    out_channels: int
-    image_size: tuple[int, int]
-    mode: str = "vector_matrix"
-    latent_dim: int = 64
-    width: int = 64
-    dropout: float = 0.3
-    embed_dim: int = 32
 
 
 def _up_block(c_in: int, c_out: int, dropout: float) -> nn.Sequential:

@@ -10,23 +10,8 @@ extras measured in the ablation. Every function returns a scalar tensor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    """One weight per term; 0 switches a term off. Defaults: the papers' four terms only."""
-
-    ce: float = 1.0
-    kl: float = 1.0
-    cos: float = 0.5
-    orth: float = 0.5
-    tv: float = 0.0
-    bn: float = 0.0
-    mode_seeking: float = 0.0
 
 
 def cross_entropy_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,6 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,13 @@ from tqdm.auto import tqdm
 
 from netinv import distributed
 from netinv.checkpoint import load_checkpoint, save_checkpoint
+from netinv.config.inversion import InversionConfig, LossWeights
 from netinv.device import autocast
 from netinv.errors import TrainingDivergedError
 from netinv.inversion.conditioning import sample_conditioning
 from netinv.inversion.features import BatchNormStatsPrior, FeatureTap
 from netinv.inversion.generator import ConditionedGenerator
 from netinv.inversion.losses import (
-    LossWeights,
     cosine_similarity_loss,
     cross_entropy_loss,
     kl_loss,
@@ -42,19 +41,6 @@ log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "netinv.inversion-checkpoint/1"
 
 
-@dataclass(frozen=True)
-class InversionConfig:
-    steps: int = 1500
-    batch_size: int = 128
-    lr: float = 2e-3
-    temperature: float = 1.0
-    feature_layers: tuple[str, ...] = ("embedding",)
-    same_class_cosine: bool = True  # cosine pairs within a class only: where diversity matters
-    weights: LossWeights = field(default_factory=LossWeights)
-    jitter: int = 0  # random shift (pixels) of each batch before the classifier sees it
-    flip: bool = False  # random horizontal flips too (only where flips keep the class)
-    checkpoint_every: int = 100
-    seed: int = 0
 
 
 def _frozen(classifier: nn.Module) -> nn.Module:
@@ -149,6 +135,38 @@ def config_fingerprint(generator: ConditionedGenerator, classifier: nn.Module, c
     return {"generator": dataclasses.asdict(generator.config), "run": run, "classifier": weights_digest(classifier)}
 
 
+def _check_data_parallel(config: InversionConfig) -> None:
+    """Mode seeking's pairs must split evenly over the data-parallel processes."""
+    _, world_size = distributed.world()
+    if config.weights.mode_seeking and (config.batch_size // 2) % world_size:  # evenness: InversionConfig
+        raise ValueError(
+            f"mode seeking pairs the two halves of each batch: half of batch_size ({config.batch_size}) must be "
+            f"divisible by the {world_size} data-parallel processes"
+        )
+
+
+def _resume(checkpoint: Path | None, fingerprint: dict[str, Any], generator: ConditionedGenerator,
+            optimizer: torch.optim.Optimizer, rng: torch.Generator) -> tuple[list[dict[str, float]], int]:
+    """(history, first step): from the checkpoint when it holds a run with this fingerprint, whose
+    generator, optimiser and random-number states are restored; else a fresh start."""
+    state = load_checkpoint(checkpoint, CHECKPOINT_FORMAT, fingerprint, restart="step 0")
+    if state is None:
+        return [], 0
+    generator.load_state_dict(state["generator"])
+    optimizer.load_state_dict(state["optimizer"])
+    history, start = list(state["history"]), int(state["step"])
+    _restore_rng(state["rng"], rng)
+    log.info("resuming generator training from step %d (%s)", start, checkpoint)
+    return history, start
+
+
+def _record(step: int, loss: torch.Tensor, terms: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The history record of `step`: the loss and every term, averaged over the data-parallel ranks."""
+    names = ["loss", *terms]
+    values = distributed.all_sum(loss.item(), *(v.item() for v in terms.values()))
+    return {"step": step, **{k: v / distributed.world()[1] for k, v in zip(names, values, strict=True)}}
+
+
 def train_generator(
     generator: ConditionedGenerator,
     classifier: nn.Module,
@@ -164,12 +182,7 @@ def train_generator(
     Returns the loss history (one record every `log_every` steps). Raises
     TrainingDivergedError on a NaN/inf loss, naming the step and what to lower.
     """
-    _, world_size = distributed.world()
-    if config.weights.mode_seeking and (config.batch_size % 2 or (config.batch_size // 2) % world_size):
-        raise ValueError(
-            f"mode seeking pairs the two halves of each batch: batch_size ({config.batch_size}) must be even, "
-            f"and each half divisible by the {world_size} data-parallel processes"
-        )
+    _check_data_parallel(config)
     classifier = _frozen(classifier).to(device)
     generator.to(device).train()  # dropout stays on: it is a diversity mechanism
     forward = distributed.wrap(generator, device)
@@ -177,21 +190,13 @@ def train_generator(
     torch.manual_seed(config.seed)
     optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=(0.5, 0.999))
     fingerprint = config_fingerprint(generator, classifier, config)
-    history: list[dict[str, float]] = []
-    start = 0
-    state = load_checkpoint(checkpoint, CHECKPOINT_FORMAT, fingerprint, restart="step 0")
-    if state is not None:
-        generator.load_state_dict(state["generator"])
-        optimizer.load_state_dict(state["optimizer"])
-        history, start = list(state["history"]), int(state["step"])
-        _restore_rng(state["rng"], rng)
-        log.info("resuming generator training from step %d (%s)", start, checkpoint)
+    history, start = _resume(checkpoint, fingerprint, generator, optimizer, rng)
     bn_prior = BatchNormStatsPrior(classifier) if config.weights.bn else None
     started = time.perf_counter()
     try:
         with FeatureTap(classifier, config.feature_layers) as tap:
-            bar = tqdm(range(start, config.steps), desc="inversion", disable=not progress,
-                       initial=start, total=config.steps)
+            bar = tqdm(range(start, config.generator_steps), desc="inversion", disable=not progress,
+                       initial=start, total=config.generator_steps)
             for step in bar:
                 terms = inversion_losses(generator, classifier, tap, bn_prior, config, rng, device, forward)
                 loss = weighted_total(terms, config.weights)
@@ -199,27 +204,27 @@ def train_generator(
                     bad = [k for k, v in terms.items() if not torch.isfinite(v)]
                     raise TrainingDivergedError(
                         f"inversion loss became {loss.item()} at step {step + 1} (non-finite terms: {bad}); "
-                        f"lower invert.lr (now {config.lr}) or the weight of {bad[0] if bad else 'the largest term'}"
+                        f"lower the learning rate lr (now {config.lr}) or the weight of "
+                        f"{bad[0] if bad else 'the largest term'}",
+                        field="lr", config="InversionConfig",
                     )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                if (step + 1) % log_every == 0 or step + 1 == config.steps:
-                    names = ["loss", *terms]
-                    values = distributed.all_sum(loss.item(), *(v.item() for v in terms.values()))
-                    record = {"step": step + 1, **{k: v / distributed.world()[1] for k, v in zip(names, values, strict=True)}}
+                if (step + 1) % log_every == 0 or step + 1 == config.generator_steps:
+                    record = _record(step + 1, loss, terms)
                     history.append(record)
                     bar.set_postfix(loss=f"{record['loss']:.3f}", fid=f"{record['fidelity']:.2f}")
                     if on_log is not None:
                         on_log(record)
-                if checkpoint is not None and distributed.is_main() and ((step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps):
+                if checkpoint is not None and distributed.is_main() and ((step + 1) % config.checkpoint_every == 0 or step + 1 == config.generator_steps):
                     save_checkpoint(checkpoint, CHECKPOINT_FORMAT, fingerprint, step=step + 1, history=history,
                                     generator=generator.state_dict(), optimizer=optimizer.state_dict(),
                                     rng=_rng_state(rng))
     finally:
         if bn_prior is not None:
             bn_prior.close()
-    log.info("generator trained %d steps in %.1fs", config.steps - start, time.perf_counter() - started)
+    log.info("generator trained %d steps in %.1fs", config.generator_steps - start, time.perf_counter() - started)
     return history
 
 

@@ -26,6 +26,16 @@ def check_images(images: np.ndarray, name: str = "images", min_count: int = 2) -
     return images
 
 
+def check_labels(labels: np.ndarray, count: int, name: str) -> np.ndarray:
+    """Raise ValueError unless `labels` is (N,) with N = `count`; returns it as an array."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != count:
+        raise ValueError(
+            f"{name} must be (N,) with N = {count} (one per image), got shape {labels.shape}"
+        )
+    return labels
+
+
 def check_features(features: np.ndarray, name: str = "features", min_count: int = 2) -> np.ndarray:
     """Raise ValueError unless `features` is a finite 2-D (N, F) array with N >= min_count; returns float64."""
     features = np.asarray(features, dtype=np.float64)

@@ -14,14 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from netinv.metrics.quality import (
-    distribution_distance,
-    embed_and_predict,
-    label_agreement,
+from netinv.metrics.class_diversity import (
     per_class_diversity,
     real_control_prdc,
     same_sized_control,
 )
+from netinv.metrics.distance import distribution_distance
+from netinv.metrics.quality import embed_and_predict, label_agreement
 
 
 def inversion_quality(

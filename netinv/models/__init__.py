@@ -1,7 +1,8 @@
 """Classifiers: the CNN under audit, the independent evaluation network, and their files."""
 
-from netinv.models.classifier import CNNClassifier, CNNConfig
-from netinv.models.evaluator import ResNetConfig, SmallResNet
+from netinv.config.models import CNNConfig, ResNetConfig
+from netinv.models.classifier import CNNClassifier
+from netinv.models.evaluator import SmallResNet
 from netinv.models.io import ARCHITECTURES, build_model, load_model, save_model
 
 __all__ = [

@@ -6,26 +6,12 @@ losses and the feature-space metrics) and `forward(x) = head(embed(x))` (the log
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from netinv.config.models import CNNConfig
+from netinv.errors import ConfigError
 from netinv.models.normalize import Normalize
-
-
-@dataclass(frozen=True)
-class CNNConfig:
-    in_channels: int
-    image_size: tuple[int, int]
-    num_classes: int
-    channels: tuple[int, ...] = (32, 64)
-    convs_per_block: int = 1
-    hidden: int = 128
-    dropout: float = 0.25
-    negative_slope: float = 0.1
-    mean: tuple[float, ...] = (0.5,)
-    std: tuple[float, ...] = (0.5,)
 
 
 def _conv_block(c_in: int, c_out: int, convs: int, slope: float, dropout: float) -> nn.Sequential:
@@ -51,9 +37,10 @@ class CNNClassifier(nn.Module):
             blocks.append(_conv_block(c_in, c_out, config.convs_per_block, config.negative_slope, config.dropout))
             c_in, height, width = c_out, height // 2, width // 2
         if height < 1 or width < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"{len(config.channels)} conv blocks halve a {config.image_size} image to nothing; "
-                "use fewer classifier.channels"
+                "use fewer channels",
+                field="channels", config="CNNConfig",
             )
         self.features = nn.Sequential(*blocks)
         self.embedding = nn.Sequential(

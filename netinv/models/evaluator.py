@@ -8,25 +8,11 @@ pattern rarely fools this one; a sample that shows the class's features does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from netinv.config.models import ResNetConfig
 from netinv.models.normalize import Normalize
-
-
-@dataclass(frozen=True)
-class ResNetConfig:
-    in_channels: int
-    image_size: tuple[int, int]
-    num_classes: int
-    width: int = 32
-    blocks_per_stage: int = 1
-    stages: int = 2
-    groups: int = 8
-    mean: tuple[float, ...] = (0.5,)
-    std: tuple[float, ...] = (0.5,)
 
 
 class _ResidualBlock(nn.Module):

@@ -18,9 +18,10 @@ import torch
 from torch import nn
 
 from netinv.atomic import atomic_path
+from netinv.config.models import CNNConfig, ResNetConfig
 from netinv.errors import ModelFileError
-from netinv.models.classifier import CNNClassifier, CNNConfig
-from netinv.models.evaluator import ResNetConfig, SmallResNet
+from netinv.models.classifier import CNNClassifier
+from netinv.models.evaluator import SmallResNet
 
 FORMAT = "netinv.model/1"
 ARCHITECTURES: dict[str, tuple[type, type[nn.Module]]] = {
@@ -70,7 +71,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a file safely and check it is one of ours, with a message for each way it is not."""
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"model file {path} does not exist; run `dvc repro` to train it")
+        raise ModelFileError(f"model file {path} does not exist: train it first or pass another file",
+                             rebuild=True)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -82,7 +84,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
         raise ModelFileError(
             f"{path} is not a readable PyTorch file ({type(exc).__name__}: {exc}); "
-            "it may be truncated or of another format: retrain it with `dvc repro`"
+            "it may be truncated or of another format: train it again or pass another file",
+            rebuild=True,
         ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         kind = type(payload).__name__

@@ -83,7 +83,7 @@ def load_onnx_classifier(path: str | Path) -> OnnxClassifier:
     except NotImplementedError as exc:
         raise ModelFileError(
             f"{path} uses an operator onnx2torch cannot convert ({exc}); audit the PyTorch model file "
-            "instead, or export with a lower opset (export.opset)") from exc
+            "instead, or export with a lower opset", field="opset", config="ExportConfig") from exc
     wrapper = OnnxClassifier(graph, str(path))
     for p in wrapper.parameters():
         p.requires_grad_(False)

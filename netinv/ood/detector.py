@@ -18,7 +18,7 @@ from torch import nn
 from netinv.atomic import save_npz, write_json
 from netinv.errors import ModelFileError
 from netinv.models import load_model, save_model
-from netinv.ood.garbage import class_probs, garbage_scores
+from netinv.ood.garbage_model import class_probs, garbage_scores
 from netinv.ood.metrics import CONVENTIONS
 from netinv.ood.posthoc import PosthocDetectors
 
@@ -64,7 +64,7 @@ class OodDetector:
         info_path = directory / "detector.json"
         if not info_path.is_file():
             raise ModelFileError(f"{info_path} not found: {directory} is not a saved OOD detector; "
-                                 "run `dvc repro ood` (or pass --detector)")
+                                 "save one with OodDetector.save or pass another folder", rebuild=True)
         info = json.loads(info_path.read_text())
         if info.get("format") != FORMAT:
             raise ModelFileError(f"{info_path} has format {info.get('format')!r}, expected {FORMAT!r}")
@@ -73,7 +73,8 @@ class OodDetector:
             with np.load(directory / "posthoc.npz", allow_pickle=False) as npz:
                 state = {k: npz[k] for k in npz.files}
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise ModelFileError(f"{directory / 'posthoc.npz'} is missing or corrupt ({exc}); rerun `dvc repro ood`") from exc
+            raise ModelFileError(f"{directory / 'posthoc.npz'} is missing or corrupt ({exc}); save the detector again",
+                                 rebuild=True) from exc
         classifier = load_model(directory / "classifier.pt", device)
         posthoc = PosthocDetectors.from_state(classifier, state, device)
         return cls(load_model(directory / "garbage.pt", device), posthoc, tuple(info["class_names"]),

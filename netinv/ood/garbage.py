@@ -28,43 +28,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from netinv.checkpoint import load_checkpoint, save_checkpoint
+from netinv.config.inversion import InversionConfig
+from netinv.config.ood import POOL_RULES, GarbageConfig
 from netinv.errors import TrainingDivergedError
 from netinv.inversion.generator import ConditionedGenerator
-from netinv.inversion.trainer import InversionConfig, generate, train_generator, weights_digest
-from netinv.models import build_model
+from netinv.inversion.trainer import generate, train_generator, weights_digest
+from netinv.ood.garbage_model import class_probs
 from netinv.ood.metrics import ood_metrics, uncertainty
 from netinv.ood.sets import noise_images
-from netinv.training import predict_logits, random_translate, to_float
+from netinv.training import random_translate, to_float
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "netinv.garbage-checkpoint/1"
-POOL_RULES = ("all", "uncertain")
 
 
-@dataclass(frozen=True)
-class GarbageConfig:
-    rounds: int = 4
-    initial_noise: int = 2000  # half Gaussian, half uniform
-    pool_per_round: int = 1100  # inverted samples drawn per round, balanced over the n+1 classes
-    pool_rule: str = "all"  # all | uncertain: keep the `uncertain_fraction` with the highest UE
-    uncertain_fraction: float = 0.5
-    generator_steps: int = 100  # per round; the generator is warm-started across rounds
-    sample_temperature: float = 0.05
-    batch_size: int = 128
-    lr: float = 5e-4
-    weight_decay: float = 1e-4
-    real_per_round: int | None = None  # class-balanced cap on real images per epoch (None: all)
-    pool_augment: bool = True  # random shifts and blur of pool images in every epoch
-    closing_epoch: bool = True
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.pool_rule not in POOL_RULES:
-            raise ValueError(f"unknown pool_rule {self.pool_rule!r}; valid: {', '.join(POOL_RULES)}")
-        if not 0 < self.uncertain_fraction <= 1:
-            raise ValueError(f"uncertain_fraction must lie in (0, 1], got {self.uncertain_fraction}")
-        if self.rounds < 0 or self.initial_noise < 1 or self.pool_per_round < 1:
-            raise ValueError("rounds must be >= 0, initial_noise and pool_per_round >= 1")
 
 
 @dataclass
@@ -85,25 +62,6 @@ class GarbagePool:
         return len(self.images)
 
 
-def garbage_model_from(classifier: nn.Module, init_from_classifier: bool = True) -> nn.Module:
-    """A "cnn" with the classifier's architecture and n+1 outputs (garbage last); its weights copied
-    from the classifier when `init_from_classifier`, else freshly initialised."""
-    config = dataclasses.asdict(classifier.config)
-    n = config.pop("num_classes")
-    model = build_model("cnn", num_classes=n + 1, **config)
-    if init_from_classifier:
-        state = {k: v for k, v in classifier.state_dict().items() if not k.startswith("head.")}
-        model.load_state_dict(state, strict=False)
-        with torch.no_grad():
-            model.head.weight[:n] = classifier.head.weight
-            model.head.bias[:n] = classifier.head.bias
-            # A constant garbage logit below every real bias: it rejects (almost) nothing before
-            # training, and the start is deterministic, so a checkpoint of it can be resumed.
-            model.head.weight[n] = 0.0
-            model.head.bias[n] = classifier.head.bias.min() - 1.0
-    return model.eval()
-
-
 def select_pool(probs: np.ndarray, rule: str, fraction: float) -> np.ndarray:
     """Indices of inverted samples to add: all, or the `fraction` with the highest UE(p) (ties by index)."""
     if rule == "all":
@@ -113,25 +71,6 @@ def select_pool(probs: np.ndarray, rule: str, fraction: float) -> np.ndarray:
         order = np.argsort(-uncertainty(probs), kind="stable")
         return np.sort(order[:keep])
     raise ValueError(f"unknown pool_rule {rule!r}; valid: {', '.join(POOL_RULES)}")
-
-
-@torch.no_grad()
-def class_probs(model: nn.Module, images: np.ndarray, device: torch.device) -> np.ndarray:
-    logits = torch.from_numpy(predict_logits(model, images, device))
-    return torch.softmax(logits, dim=1).numpy()
-
-
-def garbage_scores(probs: np.ndarray) -> dict[str, np.ndarray]:
-    """OOD scores (higher = more OOD) from the (n+1)-class probabilities, garbage last.
-
-    garbage: p(garbage). garbage_ue: the method's rule "OOD when assigned to garbage, or by
-    UE": inputs whose argmax is garbage score 1 + p(garbage), above every accepted input,
-    the others score UE(p) in [0, 1].
-    """
-    garbage = probs[:, -1]
-    rejected = probs.argmax(1) == probs.shape[1] - 1
-    return {"garbage": garbage.astype(np.float64),
-            "garbage_ue": np.where(rejected, 1.0 + garbage, uncertainty(probs))}
 
 
 def augment_pool(x: torch.Tensor, is_pool: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
@@ -179,7 +118,8 @@ def train_epoch(model: nn.Module, images: np.ndarray, labels: np.ndarray, pool: 
         x, y = x.to(device), y.to(device)
         loss = F.cross_entropy(model(x).float(), y, weight=weights)
         if not torch.isfinite(loss):
-            raise TrainingDivergedError(f"garbage-model loss became {loss.item()}; lower ood.lr (now {config.lr})")
+            raise TrainingDivergedError(f"garbage-model loss became {loss.item()}; lower the learning rate lr "
+                                        f"(now {config.lr})", field="lr", config="GarbageConfig")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -212,6 +152,43 @@ def _fingerprint(model: nn.Module, generator: ConditionedGenerator, config: Garb
             "num_images": num_images}
 
 
+def _starting_noise(shape: tuple[int, ...], config: GarbageConfig) -> tuple[np.ndarray, GarbagePool]:
+    """(noise that probes each round, the pool of round 0): fresh Gaussian and uniform noise, half each."""
+    probe_noise = np.concatenate([noise_images("gaussian", 250, shape, config.seed + 7),
+                                  noise_images("uniform", 250, shape, config.seed + 8)])
+    half = config.initial_noise // 2
+    noise = np.concatenate([noise_images("gaussian", half, shape, config.seed + 1),
+                            noise_images("uniform", config.initial_noise - half, shape, config.seed + 2)])
+    pool = GarbagePool(noise, np.zeros(len(noise), dtype=np.int64), np.full(len(noise), -1, dtype=np.int64))
+    return probe_noise, pool
+
+
+def _resume(checkpoint: Path | None, fingerprint: dict[str, Any], model: nn.Module,
+            generator: ConditionedGenerator, optimizer: torch.optim.Optimizer, pool: GarbagePool,
+            history: list[dict[str, float]]) -> tuple[GarbagePool, list[dict[str, float]], int]:
+    """(pool, history, first round): from the checkpoint when it holds a loop with this fingerprint,
+    whose model, generator and optimiser states are restored; else the given ones and round 1."""
+    state = load_checkpoint(checkpoint, CHECKPOINT_FORMAT, fingerprint, restart="round 0")
+    if state is None:
+        return pool, history, 1
+    model.load_state_dict(state["model"])
+    generator.load_state_dict(state["generator"])
+    optimizer.load_state_dict(state["optimizer"])
+    pool = GarbagePool(state["pool_images"].numpy(), state["pool_rounds"].numpy(), state["pool_intended"].numpy())
+    history, start = list(state["history"]), int(state["round"]) + 1
+    log.info("resuming the garbage-class loop after round %d (%s)", start - 1, checkpoint)
+    return pool, history, start
+
+
+def _save(checkpoint: Path, fingerprint: dict[str, Any], r: int, model: nn.Module, generator: ConditionedGenerator,
+          optimizer: torch.optim.Optimizer, pool: GarbagePool, history: list[dict[str, float]]) -> None:
+    """Everything the loop needs to resume after round `r`."""
+    save_checkpoint(checkpoint, CHECKPOINT_FORMAT, fingerprint, round=r, model=model.state_dict(),
+                    generator=generator.state_dict(), optimizer=optimizer.state_dict(),
+                    pool_images=torch.from_numpy(pool.images), pool_rounds=torch.from_numpy(pool.rounds),
+                    pool_intended=torch.from_numpy(pool.intended), history=history)
+
+
 @dataclass
 class GarbageResult:
     model: nn.Module
@@ -235,32 +212,18 @@ def train_garbage_model(model: nn.Module, generator: ConditionedGenerator, image
                          f"{num_classes}: build the generator for n+1 classes")
     shape = tuple(images.shape[1:])
     fingerprint = _fingerprint(model, generator, config, inversion, len(images))
-    probe_noise = np.concatenate([noise_images("gaussian", 250, shape, config.seed + 7),
-                                  noise_images("uniform", 250, shape, config.seed + 8)])
-    half = config.initial_noise // 2
-    noise = np.concatenate([noise_images("gaussian", half, shape, config.seed + 1),
-                            noise_images("uniform", config.initial_noise - half, shape, config.seed + 2)])
-    pool = GarbagePool(noise, np.zeros(len(noise), dtype=np.int64), np.full(len(noise), -1, dtype=np.int64))
+    probe_noise, pool = _starting_noise(shape, config)
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history = [{"round": 0, "pool_size": float(len(pool)), "added": float(len(pool)), "seconds": 0.0,
                 **probe(model, probe_images, probe_labels, probe_noise, device)}]
-    start = 1
-    state = load_checkpoint(checkpoint, CHECKPOINT_FORMAT, fingerprint, restart="round 0")
-    if state is not None:
-        model.load_state_dict(state["model"])
-        generator.load_state_dict(state["generator"])
-        optimizer.load_state_dict(state["optimizer"])
-        pool = GarbagePool(state["pool_images"].numpy(), state["pool_rounds"].numpy(), state["pool_intended"].numpy())
-        history, start = list(state["history"]), int(state["round"]) + 1
-        log.info("resuming the garbage-class loop after round %d (%s)", start - 1, checkpoint)
+    pool, history, start = _resume(checkpoint, fingerprint, model, generator, optimizer, pool, history)
     for r in range(start, config.rounds + 1):
         started = time.perf_counter()
         record = {"round": r, **train_epoch(model, images, labels, pool, config, optimizer,
                                             config.seed + r, device)}
         frozen = copy.deepcopy(model).eval()  # train_generator freezes what it inverts
-        train_generator(generator, frozen, dataclasses.replace(inversion, steps=config.generator_steps,
-                                                               seed=inversion.seed + r),
+        train_generator(generator, frozen, dataclasses.replace(inversion, seed=inversion.seed + r),
                         device, progress=False)
         intended = torch.arange(num_classes).repeat_interleave(math.ceil(config.pool_per_round / num_classes))
         inverted = generate(generator, intended, config.sample_temperature, config.seed + 100 + r, device).numpy()
@@ -280,10 +243,7 @@ def train_garbage_model(model: nn.Module, generator: ConditionedGenerator, image
                  "(%.0fs)", r, config.rounds, len(pool), len(keep), record["inverted_rejected"],
                  record["noise_auroc"], record["id_accuracy"], record["seconds"])
         if checkpoint is not None:
-            save_checkpoint(checkpoint, CHECKPOINT_FORMAT, fingerprint, round=r, model=model.state_dict(),
-                  generator=generator.state_dict(), optimizer=optimizer.state_dict(),
-                  pool_images=torch.from_numpy(pool.images), pool_rounds=torch.from_numpy(pool.rounds),
-                  pool_intended=torch.from_numpy(pool.intended), history=history)
+            _save(checkpoint, fingerprint, r, model, generator, optimizer, pool, history)
     if config.closing_epoch:  # with rounds = 0: a garbage class trained on noise alone
         started = time.perf_counter()
         record = {"round": config.rounds + 1, **train_epoch(model, images, labels, pool, config, optimizer,

@@ -15,9 +15,10 @@ import torch
 from pytorch_ood.detector import KNN, EnergyBased, Mahalanobis, MaxLogit, MaxSoftmax, ViM
 from torch import nn
 
+from netinv.config.ood import POSTHOC_METHODS as METHODS
+from netinv.errors import ConfigError
 from netinv.training import to_float
 
-METHODS = ("msp", "maxlogit", "energy", "mahalanobis", "knn", "vim")
 FEATURE_METHODS = ("mahalanobis", "knn", "vim")
 
 
@@ -132,7 +133,8 @@ def fit_posthoc(model: nn.Module, images_uint8_nchw: np.ndarray, labels: np.ndar
     if len(images_uint8_nchw) != len(labels):
         raise ValueError(f"{len(images_uint8_nchw)} images but {len(labels)} labels")
     if "knn" in methods and len(labels) < knn_k:
-        raise ValueError(f"KNN needs at least k = {knn_k} fitting images, got {len(labels)}; lower ood.knn_k")
+        raise ConfigError(f"KNN needs at least k = {knn_k} fitting images, got {len(labels)}; "
+                          "lower knn_k or fit on more images", field="knn_k")
     detectors = _unfitted(model, methods, knn_k, vim_dim)
     if any(m in FEATURE_METHODS for m in methods):
         feats, _ = features_and_logits(model, images_uint8_nchw, device)

@@ -15,10 +15,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from netinv.config.ood import BUILTIN_SETS as BUILTIN
 from netinv.data import DatasetError, to_nchw_uint8
 
 log = logging.getLogger(__name__)
-BUILTIN = ("mnist", "gaussian", "uniform")
+
+
 _FIX = "save it with np.savez(path, images=uint8 array N×H×W or N×C×H×W, C in {1, 3})"
 
 
@@ -95,5 +97,5 @@ def builtin_ood_sets(names: list[str] | tuple[str, ...], image_shape: tuple[int,
             sets[name] = noise_images(name, n, image_shape, seed + 1000 + i)
         else:
             raise ValueError(f"unknown built-in OOD set {name!r}; valid: {', '.join(BUILTIN)} "
-                             "(list your own .npz files under ood.user_sets)")
+                             "(load your own sets with load_image_file)")
     return sets

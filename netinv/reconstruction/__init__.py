@@ -1,6 +1,9 @@
 """Training-data reconstruction and its honest measurement (method.md §4).
 
 `objective`: the loss terms; `reconstruct`: fitting a conditioned generator to them;
-`subsets`: class-balanced training subsets and held-out controls; `matching`: SSIM / PSNR
-to the training set against the control, Hungarian recovery, the bootstrap leakage gap.
+`subsets`: class-balanced training subsets and held-out controls; `target`: the small
+classifiers trained on them; `matching`: reconstructions against the training set and the
+control, Hungarian recovery, the leakage gap, with `similarity` (SSIM / PSNR of all pairs)
+and `significance` (its bootstrap interval and permutation test); `study`: one target per
+subset size, reconstructed and matched.
 """

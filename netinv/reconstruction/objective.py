@@ -22,29 +22,13 @@ returning a scalar tensor; every weight is a parameter.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from netinv.config.reconstruction import PERTURBATIONS
 from netinv.inversion.losses import kl_loss
-
-PERTURBATIONS = ("gaussian", "uniform", "shift")
-
-
-@dataclass(frozen=True)
-class ReconstructionWeights:
-    """One weight per term; 0 switches a term off (and skips its cost)."""
-
-    confidence: float = 1.0
-    robustness: float = 1.0
-    grad_norm: float = 1.0
-    tv: float = 0.05
-    range: float = 0.0
-    cos: float = 0.0
-    orth: float = 0.0
-    bn: float = 0.0
 
 
 def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:

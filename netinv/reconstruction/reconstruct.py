@@ -13,21 +13,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from netinv.config.reconstruction import ReconstructionConfig, ReconstructionWeights
 from netinv.errors import TrainingDivergedError
 from netinv.inversion.conditioning import Conditioning
 from netinv.inversion.features import BatchNormStatsPrior, FeatureTap
 from netinv.inversion.generator import ConditionedGenerator
 from netinv.inversion.losses import cosine_similarity_loss, orthogonality_loss, total_variation
 from netinv.reconstruction.objective import (
-    PERTURBATIONS,
-    ReconstructionWeights,
     hot_kl,
     pixel_range_loss,
     robustness_loss,
@@ -37,25 +35,6 @@ from netinv.reconstruction.objective import (
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ReconstructionConfig:
-    per_class: int = 20  # reconstructions per class
-    steps: int = 300
-    lr: float = 0.01
-    batch_size: int | None = None  # None: the whole bank every step (batch norm then sees what it generates)
-    perturbation: str = "gaussian"  # gaussian | uniform | shift
-    epsilon: float = 0.05
-    copies: int = 1
-    grad_groups: int = 1
-    feature_layers: tuple[str, ...] = ("embedding",)
-    weights: ReconstructionWeights = field(default_factory=ReconstructionWeights)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.perturbation not in PERTURBATIONS:
-            raise ValueError(f"unknown perturbation {self.perturbation!r}; valid: {', '.join(PERTURBATIONS)}")
-        if self.per_class < 1 or self.steps < 1:
-            raise ValueError(f"per_class and steps must be >= 1, got {self.per_class}, {self.steps}")
 
 
 def reconstruction_terms(images: torch.Tensor, labels: torch.Tensor, classifier: nn.Module, tap: FeatureTap | None,
@@ -118,7 +97,7 @@ def reconstruct(generator: ConditionedGenerator, classifier: nn.Module, config: 
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     try:
-        for step in range(config.steps):
+        for step in range(config.recon_steps):
             idx = torch.randperm(len(labels), generator=rng)[:batch].to(device)
             images = generator(latents[idx], Conditioning(cond.labels[idx], cond.vectors[idx]))  # (B, C, H, W)
             terms = reconstruction_terms(images, labels[idx], classifier, tap, bn_prior, config, rng)
@@ -126,11 +105,12 @@ def reconstruct(generator: ConditionedGenerator, classifier: nn.Module, config: 
             if not torch.isfinite(loss):
                 bad = [k for k, v in terms.items() if not torch.isfinite(v)]
                 raise TrainingDivergedError(f"reconstruction loss became {loss.item()} at step {step + 1} "
-                                            f"(non-finite terms: {bad}); lower reconstruct.lr (now {config.lr})")
+                                            f"(non-finite terms: {bad}); lower the learning rate lr (now {config.lr})",
+                                            field="lr", config="ReconstructionConfig")
             optimizer.zero_grad(set_to_none=True)
             loss.backward(inputs=list(generator.parameters()))
             optimizer.step()
-            if (step + 1) % log_every == 0 or step + 1 == config.steps:
+            if (step + 1) % log_every == 0 or step + 1 == config.recon_steps:
                 record = {"step": step + 1, "loss": loss.item(), **{k: v.item() for k, v in terms.items()}}
                 history.append(record)
                 if on_log is not None:
@@ -140,7 +120,7 @@ def reconstruct(generator: ConditionedGenerator, classifier: nn.Module, config: 
             tap.close()
         if bn_prior is not None:
             bn_prior.close()
-    log.info("reconstruction: %d steps in %.1fs", config.steps, time.perf_counter() - started)
+    log.info("reconstruction: %d steps in %.1fs", config.recon_steps, time.perf_counter() - started)
     with torch.no_grad():
         # The whole bank in one batch, in training mode: the batch statistics it was fitted with.
         images = torch.cat([generator(latents[s : s + 1000], Conditioning(cond.labels[s : s + 1000],

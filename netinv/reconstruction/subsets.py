@@ -33,7 +33,7 @@ def draw_per_class(labels: np.ndarray, counts: np.ndarray, rng: np.random.Genera
         pool = np.flatnonzero((labels == c) & available)
         if len(pool) < count:
             raise ValueError(f"{split} has {len(pool)} unused images of class {c}, {count} are needed; "
-                             "use smaller reconstruct.sizes or take the control from the training split")
+                             "draw a smaller subset, or draw the control from the training split (control_labels=None)")
         chosen.append(rng.choice(pool, size=int(count), replace=False))
     return np.sort(np.concatenate(chosen)).astype(np.int64)
 

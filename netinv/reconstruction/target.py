@@ -14,8 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from netinv.config.models import TrainConfig
+from netinv.config.reconstruction import TargetConfig
 from netinv.models import build_model
-from netinv.training import EpochRecord, TrainConfig, fit
+from netinv.training import EpochRecord, fit
 
 
 def epochs_for(size: int, batch_size: int, steps: int, min_epochs: int = 1) -> int:
@@ -23,17 +25,19 @@ def epochs_for(size: int, batch_size: int, steps: int, min_epochs: int = 1) -> i
     return max(min_epochs, math.ceil(steps / math.ceil(size / batch_size)))
 
 
+
+
 def train_target(images: np.ndarray, labels: np.ndarray, val_images: np.ndarray, val_labels: np.ndarray, *,
-                 num_classes: int, mean: list[float], std: list[float], channels: tuple[int, ...], hidden: int,
-                 dropout: float, steps: int, batch_size: int, lr: float, weight_decay: float, seed: int,
+                 num_classes: int, mean: list[float], std: list[float], config: TargetConfig, seed: int,
                  device: torch.device) -> tuple[nn.Module, list[EpochRecord]]:
-    """A CNN (netinv.models 'cnn') fitted to (images, labels) for about `steps` steps; eval mode."""
+    """A CNN (netinv.models 'cnn') fitted to (images, labels) for about `train_steps` steps; eval mode."""
     torch.manual_seed(seed)
     _, c, h, w = images.shape
-    model = build_model("cnn", in_channels=c, image_size=(h, w), num_classes=num_classes, channels=tuple(channels),
-                        hidden=hidden, dropout=dropout, mean=tuple(mean), std=tuple(std))
-    batch = min(batch_size, len(images))
-    config = TrainConfig(epochs=epochs_for(len(images), batch, steps), batch_size=batch, lr=lr,
-                         weight_decay=weight_decay, augment_shift=0, seed=seed)
-    history = fit(model, images, labels, val_images, val_labels, config, device, progress=False)
+    model = build_model("cnn", in_channels=c, image_size=(h, w), num_classes=num_classes,
+                        channels=tuple(config.channels), hidden=config.hidden, dropout=config.dropout,
+                        mean=tuple(mean), std=tuple(std))
+    batch = min(config.batch_size, len(images))
+    train = TrainConfig(epochs=epochs_for(len(images), batch, config.train_steps), batch_size=batch, lr=config.lr,
+                        weight_decay=config.weight_decay, augment_shift=0, seed=seed)
+    history = fit(model, images, labels, val_images, val_labels, train, device, progress=False)
     return model.eval(), history

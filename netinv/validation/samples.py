@@ -8,31 +8,14 @@ onto copies). The suite checks each against thresholds with a severity each.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from scipy.spatial.distance import cdist
 from scipy.special import softmax
 
+from netinv.config.validation import SampleThresholds
 from netinv.validation.dataset import pixel_checks, pixel_columns
-from netinv.validation.suite import Check, Severity
-
-
-@dataclass(frozen=True)
-class Threshold:
-    value: float
-    severity: Severity
-
-
-@dataclass(frozen=True)
-class SampleThresholds:
-    max_label_kl: Threshold
-    min_confidence: Threshold
-    min_fidelity: Threshold
-    min_eval_agreement: Threshold
-    max_pixel_mean_kl: Threshold
-    min_diversity_ratio: Threshold
+from netinv.validation.suite import Check
 
 
 def nearest_same_class_distance(images: np.ndarray, labels: np.ndarray) -> np.ndarray:

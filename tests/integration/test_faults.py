@@ -61,7 +61,7 @@ def comparable(metrics: dict) -> dict:
 def test_killed_generator_training_keeps_old_outputs_and_resumes_to_the_same_metrics(inverted):
     work, env = inverted
     before = {name: digest(work / name) for name in KEPT}
-    set_params(work, "invert", steps=200, checkpoint_every=50)
+    set_params(work, "invert", generator_steps=200, checkpoint_every=50)
     checkpoint = work / "checkpoints" / "invert.pt"
 
     proc = start(["dvc", "repro", "invert"], work, env)

@@ -1,7 +1,7 @@
 """Every module a stage imports is a dependency of that stage in dvc.yaml.
 
 Otherwise a code change would not rerun the stage and `dvc repro` would keep stale
-outputs. Imports are followed through the project's own modules (netinv, stages).
+outputs. Imports are followed through the project's own modules (netinv, stages, audit).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-PACKAGES = ("netinv", "stages")
+PACKAGES = ("netinv", "stages", "audit")  # audit: stages/config.py reads its `audit` section from audit.config
 
 
 def module_file(root: Path, name: str) -> Path | None:

@@ -20,8 +20,9 @@ def test_models_map_images_to_logits_and_features(arch, shape, classes):
 
 
 def test_too_many_blocks_for_the_image_is_explained():
-    with pytest.raises(ValueError, match="use fewer classifier.channels"):
+    with pytest.raises(ValueError, match="use fewer channels") as info:
         build_model("cnn", in_channels=1, image_size=(4, 4), num_classes=2, channels=(8, 8, 8))
+    assert (info.value.field, info.value.config) == ("channels", "CNNConfig")
 
 
 def test_roundtrip_restores_identical_outputs(tmp_path):

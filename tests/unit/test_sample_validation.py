@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 
+from netinv.config.validation import SampleThresholds, Threshold
 from netinv.validation.samples import (
-    SampleThresholds,
-    Threshold,
     nearest_same_class_distance,
     pixel_mean_partition,
     sample_checks,

@@ -41,8 +41,9 @@ def test_prepared_roundtrip_and_missing_meta(tmp_path, dataset):
     prepared = load_prepared(tmp_path / "p")
     np.testing.assert_array_equal(prepared.test.images, test.images)
     assert prepared.image_shape == (1, 12, 12)
-    with pytest.raises(DatasetError, match="run `dvc repro prepare`"):
+    with pytest.raises(DatasetError, match="not a prepared-data folder; prepare the data first") as info:
         load_prepared(tmp_path / "elsewhere")
+    assert info.value.rebuild
 
 
 def test_atomic_write_keeps_the_old_file_when_the_writer_dies(tmp_path):

@@ -3,11 +3,12 @@ import pytest
 import torch
 from torch import nn
 
+from netinv.config.models import TrainConfig
 from netinv.device import resolve_device
 from netinv.errors import TrainingDivergedError
 from netinv.metrics.classification import classification_report
 from netinv.models import build_model
-from netinv.training import TrainConfig, fit, predict_logits, random_translate
+from netinv.training import fit, predict_logits, random_translate
 
 CPU = torch.device("cpu")
 
@@ -73,5 +74,6 @@ def test_resolve_device():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in {"cpu", "cuda"}
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="set device: auto"):
+        with pytest.raises(ValueError, match="use the device 'auto'") as info:
             resolve_device("cuda")
+        assert info.value.field == "device"

@@ -126,7 +126,7 @@ def test_missing_batch_and_missing_dir(tmp_path: Path) -> None:
         DatasetError, match=re.escape(str(tmp_path / "test_batch")) + " not found.*cifar-10-python"
     ):
         load_cifar10(tmp_path)
-    with pytest.raises(DatasetError, match=r"nowhere does not exist.*data\.root"):
+    with pytest.raises(DatasetError, match=r"nowhere does not exist.*dataset root"):
         load_cifar10(tmp_path / "nowhere")
 
 

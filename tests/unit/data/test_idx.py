@@ -114,20 +114,21 @@ def test_missing_dir_names_path_and_package(tmp_path: Path) -> None:
         load_fashion_mnist(missing)
     assert str(missing) in str(info.value)
     assert "apt-get install dataset-fashion-mnist" in str(info.value)
-    assert "data.root" in str(info.value)
+    assert "point the dataset root at" in str(info.value) and info.value.field == "root"
 
 
 def test_missing_file_is_named(idx_dir: tuple[Path, np.ndarray, np.ndarray]) -> None:
     root = idx_dir[0]
     for p in root.glob("t10k-labels*"):
         p.unlink()
-    with pytest.raises(DatasetError, match=r"t10k-labels-idx1-ubyte\[\.gz\] not found.*data\.root"):
+    with pytest.raises(DatasetError, match=r"t10k-labels-idx1-ubyte\[\.gz\] not found.*dataset root"):
         load_mnist(root)
 
 
-def test_mnist_without_root_says_set_data_root() -> None:
-    with pytest.raises(DatasetError, match=r"mnist: no data folder.*data\.root"):
+def test_mnist_without_root_says_set_the_root() -> None:
+    with pytest.raises(DatasetError, match=r"mnist: no data folder.*dataset root") as info:
         load_mnist(None)
+    assert info.value.field == "root"
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])

@@ -110,9 +110,9 @@ def test_missing_key_and_corrupt_file(tmp_path: Path) -> None:
 def test_missing_paths(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"train\.npz not found"):
         load_npz(tmp_path)
-    with pytest.raises(DatasetError, match=r"nope\.npz does not exist.*data\.root"):
+    with pytest.raises(DatasetError, match=r"nope\.npz does not exist.*dataset root"):
         load_npz(tmp_path / "nope.npz")
-    with pytest.raises(DatasetError, match=r"data\.root is not set"):
+    with pytest.raises(DatasetError, match=r"dataset root is not set"):
         load_npz(None)
 
 

@@ -1,4 +1,4 @@
-"""Name resolution for params.yaml's data.name."""
+"""Name resolution for a dataset name (params.yaml's data.name in the pipeline)."""
 
 from __future__ import annotations
 
@@ -36,9 +36,10 @@ def test_names_and_reexports() -> None:
 def test_unknown_name_lists_valid_ones() -> None:
     with pytest.raises(
         DatasetError,
-        match=r"unknown dataset 'imagenet'.*data\.name.*fashion_mnist, mnist, .*folder",
-    ):
+        match=r"unknown dataset 'imagenet'.*fashion_mnist, mnist, .*folder",
+    ) as info:
         load_dataset("imagenet")
+    assert info.value.field == "name"
 
 
 @pytest.mark.parametrize("name", ["fashion_mnist", "mnist", "cifar10", "svhn", "npz", "folder"])

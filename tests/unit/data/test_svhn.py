@@ -68,5 +68,5 @@ def test_wrong_image_dtype(svhn_dir: tuple[Path, np.ndarray, np.ndarray]) -> Non
 
 def test_missing_file(tmp_path: Path) -> None:
     write_mat(tmp_path / "train_32x32.mat", 10, 0)
-    with pytest.raises(DatasetError, match=r"test_32x32\.mat not found.*data\.root"):
+    with pytest.raises(DatasetError, match=r"test_32x32\.mat not found.*dataset root"):
         load_svhn(tmp_path)

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from netinv.inversion import MODES, label_matrix, matrices_are_distinct, sample_conditioning
+from netinv.config.inversion import MODES
+from netinv.inversion import label_matrix, matrices_are_distinct, sample_conditioning
 
 
 def _gen(seed: int = 0) -> torch.Generator:

@@ -3,11 +3,10 @@ import dataclasses
 import pytest
 import torch
 
+from netinv.config.inversion import MODES, GeneratorConfig
 from netinv.inversion import (
-    MODES,
     ConditionedGenerator,
     Conditioning,
-    GeneratorConfig,
     cross_entropy_loss,
     kl_loss,
     sample_conditioning,

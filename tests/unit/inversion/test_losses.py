@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
+from netinv.config.inversion import LossWeights
 from netinv.inversion import (
-    LossWeights,
     cosine_similarity_loss,
     cross_entropy_loss,
     kl_loss,
@@ -108,7 +108,12 @@ def test_mode_seeking_is_large_but_finite_for_collapsed_images():
         mode_seeking_loss(torch.rand(3, 1, 2, 2), torch.randn(3, 2))
 
 
-def test_default_weights_are_the_papers_four_terms():
+def test_default_weights_are_the_papers_four_terms_plus_the_measured_bn_prior():
     weights = LossWeights()
-    assert (weights.ce, weights.kl, weights.cos, weights.orth) == (1.0, 1.0, 0.5, 0.5)
-    assert weights.tv == weights.bn == weights.mode_seeking == 0.0
+    assert all(w > 0 for w in (weights.ce, weights.kl, weights.cos, weights.orth, weights.bn))
+    assert weights.tv == weights.mode_seeking == 0.0
+
+
+def test_a_negative_weight_is_refused():
+    with pytest.raises(ValueError, match="greater than or equal to 0"):
+        LossWeights(ce=-1.0)

@@ -1,12 +1,14 @@
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
 
+from netinv.config.inversion import GeneratorConfig, InversionConfig, LossWeights
 from netinv.errors import TrainingDivergedError
-from netinv.inversion.generator import ConditionedGenerator, GeneratorConfig
-from netinv.inversion.losses import LossWeights
+from netinv.inversion.generator import ConditionedGenerator
 from netinv.inversion.pixel_opt import PixelOptConfig, invert_pixels
-from netinv.inversion.trainer import InversionConfig, generate, train_generator
+from netinv.inversion.trainer import generate, train_generator
 
 CPU = torch.device("cpu")
 
@@ -17,7 +19,7 @@ def make_generator(mode: str = "vector") -> ConditionedGenerator:
                                                 latent_dim=8, width=8, embed_dim=4))
 
 
-CONFIG = InversionConfig(steps=40, batch_size=24, lr=3e-3, checkpoint_every=10,
+CONFIG = InversionConfig(generator_steps=40, batch_size=24, lr=3e-3, checkpoint_every=10,
                          weights=LossWeights(cos=0.5, orth=0.5, tv=0.1), jitter=1)
 
 
@@ -33,14 +35,14 @@ def fidelity(generator, classifier) -> float:
 def test_generator_learns_to_satisfy_the_classifier(one_thread, tiny_classifier, mode):
     generator = make_generator(mode)
     before = fidelity(generator, tiny_classifier)
-    history = train_generator(generator, tiny_classifier, InversionConfig(steps=150, batch_size=24, lr=3e-3),
+    history = train_generator(generator, tiny_classifier, InversionConfig(generator_steps=150, batch_size=24, lr=3e-3),
                               CPU, progress=False)
     assert fidelity(generator, tiny_classifier) >= 0.9 > before
     assert history[-1]["ce"] < history[0]["ce"]
 
 
 def test_batch_norm_prior_and_jitter_train_too(one_thread, tiny_classifier):
-    config = InversionConfig(steps=60, batch_size=24, lr=3e-3, jitter=2, flip=True,
+    config = InversionConfig(generator_steps=60, batch_size=24, lr=3e-3, jitter=2, flip=True,
                              weights=LossWeights(ce=2.0, bn=0.2, mode_seeking=0.1))
     history = train_generator(make_generator(), tiny_classifier, config, CPU, progress=False, log_every=10)
     assert {"bn", "mode_seeking"} <= set(history[-1])
@@ -63,10 +65,9 @@ def test_mode_seeking_pairs_share_their_conditioning_and_differ_in_z(tiny_classi
     assert torch.isfinite(terms["mode_seeking"])
 
 
-def test_mode_seeking_refuses_a_batch_it_cannot_pair(tiny_classifier):
-    config = InversionConfig(steps=1, batch_size=25, weights=LossWeights(mode_seeking=1.0))
-    with pytest.raises(ValueError, match="batch_size \\(25\\) must be even"):
-        train_generator(make_generator(), tiny_classifier, config, CPU, progress=False)
+def test_mode_seeking_refuses_a_batch_it_cannot_pair():
+    with pytest.raises(ValueError, match="batch_size must be even, got 25"):
+        InversionConfig(generator_steps=1, batch_size=25, weights=LossWeights(mode_seeking=1.0))
 
 
 class Interrupt(Exception):
@@ -112,8 +113,10 @@ class NaNClassifier(nn.Module):
 
 
 def test_nan_loss_stops_with_the_step_and_the_parameter():
-    with pytest.raises(TrainingDivergedError, match=r"step 1 .*lower invert.lr"):
-        train_generator(make_generator(), NaNClassifier(), CONFIG, CPU, progress=False)
+    with pytest.raises(TrainingDivergedError, match=r"step 1 .*lower the learning rate lr") as info:
+        train_generator(make_generator(), NaNClassifier(), dataclasses.replace(CONFIG, weights=LossWeights(bn=0.0)),
+                        CPU, progress=False)
+    assert (info.value.field, info.value.config) == ("lr", "InversionConfig")
 
 
 @pytest.mark.parametrize("priors", [{}, {"bn": 0.2, "jitter": 1}], ids=["plain", "deepinversion-priors"])

@@ -7,18 +7,19 @@ import pytest
 import torch
 from torch import nn
 
-from netinv.metrics.quality import (
-    EmbedExtractor,
-    distribution_distance,
-    embed_and_predict,
-    fid_kid_with_extractor,
-    frechet_distance,
-    kernel_inception_distance,
-    label_agreement,
+from netinv.metrics.class_diversity import (
     per_class_diversity,
     real_control_prdc,
     same_sized_control,
 )
+from netinv.metrics.distance import (
+    EmbedExtractor,
+    distribution_distance,
+    fid_kid_with_extractor,
+    frechet_distance,
+    kernel_inception_distance,
+)
+from netinv.metrics.quality import embed_and_predict, label_agreement
 from netinv.models.io import build_model
 
 
@@ -26,7 +27,7 @@ from netinv.models.io import build_model
 def tiny_resnet() -> nn.Module:
     torch.manual_seed(0)
     return build_model(
-        "resnet", in_channels=1, image_size=(12, 12), num_classes=10, width=8, groups=4
+        "resnet", in_channels=1, image_size=(12, 12), num_classes=10, width=8, stages=2, groups=4
     )
 
 

@@ -4,14 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from netinv.inversion.generator import ConditionedGenerator, GeneratorConfig
-from netinv.inversion.trainer import InversionConfig
-from netinv.ood.garbage import GarbageConfig, garbage_model_from, select_pool, train_garbage_model
+from netinv.config.inversion import GeneratorConfig, InversionConfig
+from netinv.config.ood import GarbageConfig
+from netinv.inversion.generator import ConditionedGenerator
+from netinv.ood.garbage import select_pool, train_garbage_model
+from netinv.ood.garbage_model import garbage_model_from
 
 CPU = torch.device("cpu")
-CONFIG = GarbageConfig(rounds=2, initial_noise=200, pool_per_round=60, generator_steps=8, batch_size=50,
+CONFIG = GarbageConfig(rounds=2, initial_noise=200, pool_per_round=60, batch_size=50,
                        lr=3e-3, seed=0)
-INVERSION = InversionConfig(steps=8, batch_size=24, lr=3e-3, temperature=0.5, seed=0)
+INVERSION = InversionConfig(generator_steps=8, batch_size=24, lr=3e-3, temperature=0.5, seed=0)
 
 
 def make_generator() -> ConditionedGenerator:
@@ -34,7 +36,7 @@ def test_pool_rule_all_keeps_everything_uncertain_keeps_the_highest_ue():
     assert select_pool(probs, "uncertain", 0.1).tolist() == [3]  # at least one
     with pytest.raises(ValueError, match="unknown pool_rule"):
         select_pool(probs, "some", 0.5)
-    with pytest.raises(ValueError, match="unknown pool_rule"):
+    with pytest.raises(ValueError, match="pool_rule\n  Input should be 'all' or 'uncertain'"):
         GarbageConfig(pool_rule="some")
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from netinv.ood.garbage import garbage_scores
+from netinv.ood.garbage_model import garbage_scores
 from netinv.ood.metrics import fpr_at_tpr, ood_metrics, roc_points, uncertainty
 
 

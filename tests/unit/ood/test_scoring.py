@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from netinv.ood.detector import OodDetector
-from netinv.ood.garbage import garbage_model_from
+from netinv.ood.garbage_model import garbage_model_from
 from netinv.ood.metrics import ood_metrics
 from netinv.ood.posthoc import METHODS, fit_posthoc
 from netinv.ood.sets import noise_images

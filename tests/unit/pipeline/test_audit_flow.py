@@ -1,4 +1,5 @@
-"""The audit flow on tiny real models: an ONNX file, a registered model, a failing audit."""
+"""The audit flow on tiny real models: an ONNX file, a registered model, a failing audit; the
+`audit` stage on the same engine."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import json
 import pytest
 import yaml
 
+from audit.engine import AuditFailed
 from pipeline.audit import audit_production
+from stages import audit as audit_stage
 
 
 @pytest.fixture
@@ -84,3 +87,20 @@ def test_failing_checks_fail_the_flow_with_the_reasons(project, tracking, prefec
     assert "classifier_confidence" in state.message and "failed" in state.message
     _, runs = audit_runs(tracking)
     assert runs[-1].data.tags["verdict"] == "failed" and "classifier_confidence" in runs[-1].data.tags["failures"]
+
+
+def test_the_stage_runs_the_same_audit_and_fails_with_the_reasons(project, tracking, tmp_path, capsys):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["audit"]["profiles"]["tiny"]["checks"]["min_confidence"] = {"value": 1.0, "severity": "critical"}
+    params["audit"]["profiles"]["tiny"]["probes"] = []  # the probes' sections then say "not run"
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(yaml.safe_dump(params))
+    with pytest.raises(AuditFailed, match="classifier_confidence"):
+        audit_stage.main([str(project / "models/classifier.pt"), "--params", str(strict),
+                          "--reports", str(tmp_path / "reports")])
+    report = tmp_path / capsys.readouterr().out.removeprefix("report: ").strip()
+    assert report.is_relative_to(tmp_path / "reports") and report.name == "report.html"
+    html = report.read_text()
+    assert "Audit of" in html and "FAILED" in html and html.count("not run") >= 2
+    _, runs = audit_runs(tracking)
+    assert runs[-1].data.tags["verdict"] == "failed" and runs[-1].data.tags["audit_profile"] == "tiny"

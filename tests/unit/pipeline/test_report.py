@@ -1,4 +1,5 @@
-"""The HTML report: self-contained, escaped, 'not run' for missing inputs, logged to MLflow."""
+"""The HTML report (the `report` stage, the audit/report.py library): self-contained, escaped,
+'not run' for missing inputs, logged to MLflow."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stages import report
+from audit import report
+from audit.outcome import slug
+from stages import report as report_stage
 
 
 def png(path, value=128):
@@ -36,11 +39,11 @@ def test_pipeline_report_is_self_contained_and_escaped(tmp_path, project_root, t
     png(tmp_path / "outputs/inversion/grids/00_a.png", 10)
     png(tmp_path / "plots/classifier/confusion.png", 200)
     out = tmp_path / "reports/report.html"
-    report.main(["--classifier-metrics", "metrics/classifier.json", "--confusion", "plots/classifier/confusion.png",
-                 "--inversion-metrics", "metrics/inversion.json", "--samples", "outputs/inversion",
-                 "--validation", "metrics/validation.json", "--ood-metrics", "metrics/ood.json",
-                 "--ood-plots", "plots/ood", "--reconstruction-metrics", "metrics/reconstruction.json",
-                 "--out", str(out)])
+    report_stage.main(["--classifier-metrics", "metrics/classifier.json", "--confusion", "plots/classifier/confusion.png",
+                       "--inversion-metrics", "metrics/inversion.json", "--samples", "outputs/inversion",
+                       "--validation", "metrics/validation.json", "--ood-metrics", "metrics/ood.json",
+                       "--ood-plots", "plots/ood", "--reconstruction-metrics", "metrics/reconstruction.json",
+                       "--out", str(out)])
     html = out.read_text()
     assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script" not in html  # escaped, no script at all
     assert not re.search(r"(src|href)=\"(https?:)?//", html) and "<link" not in html  # nothing fetched
@@ -75,8 +78,6 @@ def test_render_refuses_linked_images():
 
 
 def test_audit_folders_of_different_models_never_collide():
-    from stages.audit import slug
-
     long_dir = "/tmp/" + "x" * 80
     names = {slug(f"{long_dir}/classifier.onnx"), slug(f"{long_dir}/classifier.pt"),
              slug("models:/netinv-classifier@champion"), slug("models:/netinv-classifier/3")}

@@ -7,13 +7,12 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 
 from netinv.reconstruction.matching import (
     best_matches,
-    bootstrap_ci,
     hungarian_recovered,
     leakage,
     matched_fraction,
-    pairwise_psnr,
-    pairwise_ssim,
 )
+from netinv.reconstruction.significance import bootstrap_ci
+from netinv.reconstruction.similarity import pairwise_psnr, pairwise_ssim
 
 
 def shapes(n: int, seed: int, size: int = 16) -> np.ndarray:
@@ -113,7 +112,7 @@ def test_leakage_gap_is_positive_for_copied_training_images_and_null_without_the
 
 
 def test_permutation_null_is_calibrated_and_masked_max_exact():
-    from netinv.reconstruction.matching import _masked_max, permutation_p_value
+    from netinv.reconstruction.significance import _masked_max, permutation_p_value
 
     rng = np.random.default_rng(11)
     p_values = []

@@ -13,9 +13,9 @@ from stages import reconstruct
 PARAMS = """seed: 0
 reconstruct:
   sizes: {sizes}
-  target: {{channels: [4], hidden: 8, steps: 4, batch_size: 16}}
+  target: {{channels: [4], hidden: 8, train_steps: 4, batch_size: 16}}
   per_class: 2
-  steps: 2
+  recon_steps: 2
   latent_dim: 4
   width: 4
   bootstrap: 100

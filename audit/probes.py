@@ -1,8 +1,8 @@
 """The audit's probes beyond inversion: can the model reject OOD inputs, does it leak its data.
 
-A probe is a function `ProbeContext -> ProbeResult`, registered by name; an audit profile
-lists the probes it runs (`audit.profiles.NAME.probes`). Each probe calls the core
-(netinv.ood, netinv.reconstruction) on the audited model, returns metrics, failures
+A probe is a function `ProbeContext -> ProbeResult`, registered by name (`register_probe`);
+an audit profile lists the probes it runs (`audit.profiles.NAME.probes`). Each probe calls
+the core (netinv.ood, netinv.reconstruction) on the audited model, returns metrics, failures
 (critical: they fail the audit) and warnings, and the section the report shows.
 """
 
@@ -11,25 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
+from audit import report
+from audit.config import AuditProfile
+from audit.inversion import Inversion
+from audit.model import AuditModel
+from netinv.config.reconstruction import ReconstructionConfig
 from netinv.errors import NetinvError
+from netinv.inversion.generator import ConditionedGenerator
 from netinv.ood.metrics import ood_metrics
 from netinv.ood.posthoc import features_and_logits, fit_posthoc
 from netinv.ood.sets import builtin_ood_sets
 from netinv.reconstruction.matching import leakage
+from netinv.reconstruction.reconstruct import reconstruct
 from netinv.reconstruction.subsets import subset_and_control
 from netinv.splits import Prepared, balanced_limit
-from stages import report
-from stages.config import AuditProfile, Params
-from stages.reconstruct import reconstruct_from
-
-if TYPE_CHECKING:
-    from stages.audit import AuditModel, Inversion
+from stages.config import Params, generator_config
 
 
 @dataclass
@@ -42,6 +43,7 @@ class ProbeContext:
     evaluator: nn.Module
     params: Params
     profile: AuditProfile
+    profile_name: str
     device: torch.device
     work_dir: Path
 
@@ -144,8 +146,10 @@ def leakage_probe(ctx: ProbeContext) -> ProbeResult:
     train_idx, control_idx = subset_and_control(data.train.labels, size,
                                                 ctx.params.seed, classes,
                                                 control_labels=data.val.labels)
-    recon_cfg = ctx.params.reconstruct.model_copy(update={"per_class": cfg.per_class, "steps": cfg.steps})
-    recons, recon_labels, _ = reconstruct_from(ctx.model.module, data, recon_cfg, ctx.params.seed, ctx.device)
+    recon_cfg = ctx.params.audit_reconstruct(ctx.profile_name)
+    generator = ConditionedGenerator(generator_config(recon_cfg, classes, data.image_shape))
+    recons, recon_labels, _ = reconstruct(generator, ctx.model.module,
+                                          recon_cfg.build(ReconstructionConfig, seed=ctx.params.seed), ctx.device)
     found = leakage(recons, recon_labels, data.train.images[train_idx], data.train.labels[train_idx],
                     data.val.images[control_idx], data.val.labels[control_idx],
                     threshold=recon_cfg.ssim_threshold, bootstrap=recon_cfg.bootstrap, seed=ctx.params.seed)
@@ -161,6 +165,6 @@ def leakage_probe(ctx: ProbeContext) -> ProbeResult:
         REPORT_PROBE_TITLES["leakage"], status=result.status,
         note=(f"{len(recons)} reconstructions against {len(train_idx)} training images and {len(control_idx)} "
               f"held-out validation images of the same classes. A gap whose interval lies above 0 is leakage; "
-              f"otherwise no leakage was measurable at this budget ({cfg.steps} steps)."),
+              f"otherwise no leakage was measurable at this budget ({recon_cfg.recon_steps} steps)."),
         tables=[report.Table("Leakage", ["metric", "value"], rows)])
     return result
