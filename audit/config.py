@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le
-from pydantic import Field, field_validator
+from pydantic import field_validator
 
 from netinv.config import NonNegative, PositiveInt
 from netinv.config.validation import SampleThresholds, Threshold
@@ -67,7 +67,7 @@ class AuditParams(Section):
     data: str = "data/prepared"  # real reference images (the test split)
     evaluator: str = "models/evaluator.pt"  # the independent judge
     reports: str = "reports/audits"
-    profiles: Annotated[dict[str, AuditProfile], Field(min_length=1)] = {"default": AuditProfile()}
+    profiles: dict[str, AuditProfile] = {"default": AuditProfile()}
 
     @field_validator("profiles")
     @classmethod

@@ -92,3 +92,8 @@ def test_a_typo_inside_a_named_profile_lists_the_profile_keys(tmp_path):
 def test_an_unknown_device_is_refused_with_the_valid_ones(tmp_path):
     with pytest.raises(ParamsError, match=r"'invert.device': unknown device 'gpu': use auto"):
         load_params(write(tmp_path, "invert:\n  device: gpu\n"))
+
+
+def test_an_empty_set_of_audit_profiles_is_refused(tmp_path):
+    with pytest.raises(ParamsError, match=r"'audit.profiles': audit.profiles needs at least one profile"):
+        load_params(write(tmp_path, "audit:\n  profiles: {}\n"))
