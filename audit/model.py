@@ -20,7 +20,7 @@ from netinv.export import check_input_contract, onnx_logits, onnx_session, parit
 from netinv.models import load_model
 from netinv.models.onnx_import import check_differentiable, load_onnx_classifier, torch_logits
 from netinv.splits import Prepared
-from stages.tracking import tracking_uri
+from stages.tracking import public_uri, redact, tracking_uri
 
 
 @dataclass
@@ -55,8 +55,9 @@ def fetch_registered(uri: str, dst: Path) -> tuple[Path, dict[str, str]]:
     try:
         mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
     except mlflow.exceptions.MlflowException as exc:
+        reason = redact(str(exc).splitlines()[0])
         raise ModelFileError(
-            f"{uri} is not in the model registry at {tracking_uri()} ({str(exc).splitlines()[0]}); run the "
+            f"{uri} is not in the model registry at {public_uri(tracking_uri())} ({reason}); run the "
             "training flow (python -m pipeline train) or pass an .onnx file") from exc
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(dst)))
     files = sorted(local.rglob("*.onnx")) or sorted(local.rglob("*.pt"))
@@ -80,12 +81,14 @@ def resolve_model(reference: str, data: Prepared, profile: AuditProfile, work_di
         path = Path(reference)
         if not path.is_file():
             raise ModelFileError(f"model file {path} does not exist; pass an .onnx / .pt file or a models:/ URI")
+    classes = len(data.class_names)
     if path.suffix == ".pt":
         module = load_model(path)
+        check_input_contract(module, data.image_shape, path, classes)
         checks = {"gradient_mean_abs": check_differentiable(module, data.image_shape)}
         return AuditModel(reference, module, sha256(path), None, registered, checks)
     session = onnx_session(path)
-    check_input_contract(session, data.image_shape, path)
+    check_input_contract(session, data.image_shape, path, classes)  # the same check as for a .pt file
     module = load_onnx_classifier(path)
     gradient = check_differentiable(module, data.image_shape)
     images = data.test.images[:1000]

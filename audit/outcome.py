@@ -201,14 +201,16 @@ def finish(model: AuditModel, inversion: Inversion, validation: dict[str, Any], 
     profile = cfg.get_profile(profile_name)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     out_dir = out_root / f"{stamp}-{slug(model.reference)}"
-    save_figure(out_dir / "overview.png", class_overview(inversion.images, inversion.labels, class_names,
-                                                         title=f"audit of {model.reference}"))
     metrics = audit_metrics(model, inversion, validation, probes)
     tags = {MODEL_TAG: model.reference, "model_sha256": model.sha256, "audit_profile": profile_name,
             **({"model_version": model.registered["version"]} if "version" in model.registered else {}),
             **({"git_commit": c} if (c := git_commit()) else {}), **(extra_tags or {})}
     comparison = compare(metrics, tags, previous_audit(cfg.experiment, model.reference), profile.max_drop)
     failures, warnings = verdict(validation, probes, comparison)
+    # Written only now, after the previous audit was read from MLflow: a store that fails there
+    # leaves no half-written report folder.
+    save_figure(out_dir / "overview.png", class_overview(inversion.images, inversion.labels, class_names,
+                                                         title=f"audit of {model.reference}"))
     sections = audit_sections(model, inversion, validation, probes, comparison, out_dir, failures, warnings)
     html = report.render(f"Audit of {model.reference}", sections,
                          meta=[("time", stamp), ("profile", profile_name), ("model sha256", model.sha256[:16])],

@@ -8,6 +8,7 @@ the core (netinv.ood, netinv.reconstruction) on the audited model, returns metri
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +21,15 @@ from audit import report
 from audit.config import AuditProfile
 from audit.inversion import Inversion
 from audit.model import AuditModel
-from netinv.config.reconstruction import ReconstructionConfig
+from netinv.config.reconstruction import ReconstructionConfig, RecoveryConfig
 from netinv.errors import NetinvError
 from netinv.inversion.generator import ConditionedGenerator
 from netinv.ood.metrics import ood_metrics
 from netinv.ood.posthoc import features_and_logits, fit_posthoc
 from netinv.ood.sets import builtin_ood_sets
+from netinv.reconstruction.attacks import make_attack
 from netinv.reconstruction.matching import leakage
+from netinv.reconstruction.positive import audited_model
 from netinv.reconstruction.reconstruct import reconstruct
 from netinv.reconstruction.subsets import subset_and_control
 from netinv.splits import Prepared, balanced_limit
@@ -154,6 +157,7 @@ def leakage_probe(ctx: ProbeContext) -> ProbeResult:
                     data.val.images[control_idx], data.val.labels[control_idx],
                     threshold=recon_cfg.ssim_threshold, bootstrap=recon_cfg.bootstrap, seed=ctx.params.seed)
     result = ProbeResult("leakage", metrics={k: float(v) for k, v in found.items() if isinstance(v, int | float)})
+    kkt_verdict = _kkt_on_audited(ctx, recon_cfg, result)
     gap, low, high = found["leakage_gap"], found["gap_ci_low"], found["gap_ci_high"]
     judged(low, cfg.max_gap_ci_low.value, cfg.max_gap_ci_low.severity,
            f"reconstructions are closer to training images than to held-out ones: SSIM gap {gap:+.4f} "
@@ -165,6 +169,24 @@ def leakage_probe(ctx: ProbeContext) -> ProbeResult:
         REPORT_PROBE_TITLES["leakage"], status=result.status,
         note=(f"{len(recons)} reconstructions against {len(train_idx)} training images and {len(control_idx)} "
               f"held-out validation images of the same classes. A gap whose interval lies above 0 is leakage; "
-              f"otherwise no leakage was measurable at this budget ({recon_cfg.recon_steps} steps)."),
+              f"otherwise no leakage was measurable at this budget ({recon_cfg.recon_steps} steps). {kkt_verdict}"),
         tables=[report.Table("Leakage", ["metric", "value"], rows)])
     return result
+
+
+def _kkt_on_audited(ctx: ProbeContext, recon_cfg, result: ProbeResult) -> str:
+    """The reconstruct section's attack (`method`, KKT by default) on the audited model against held-out
+    validation images (netinv.reconstruction.positive.audited_model): metrics under `attack_*`; its verdict."""
+    if not recon_cfg.audited_model.enabled:
+        return ""
+    recovery = dataclasses.replace(recon_cfg.build(RecoveryConfig), control_split="val")
+    per_class = int(np.bincount(ctx.data.val.labels).min())
+    cfg = dataclasses.replace(recon_cfg.audited_model, pool_per_class=min(recon_cfg.audited_model.pool_per_class,
+                                                                          per_class))
+    attack = make_attack(recovery.method, cfg.attack, ctx.device,
+                         generator_config(recon_cfg, len(ctx.data.class_names), ctx.data.image_shape),
+                         recon_cfg.build(ReconstructionConfig, seed=ctx.params.seed))
+    found = audited_model(ctx.model.module, ctx.data, cfg, recovery, attack, recon_cfg.bootstrap, ctx.params.seed)
+    result.metrics.update({f"attack_{k}": float(v) for k, v in found["metrics"].items()
+                           if isinstance(v, int | float) and not isinstance(v, bool)})
+    return found["metrics"]["verdict"]

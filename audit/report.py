@@ -136,6 +136,29 @@ def inversion_section(metrics_path: Path | None, samples_dir: Path | None, max_g
     return Section("Network inversion", tables=tables, figures=figures)
 
 
+DISTILL_ROWS = (("student_accuracy_samples", "the released samples (fixed set)"),
+                ("student_accuracy_online", "fresh samples from the generator every step"),
+                ("real_same_count", "real training images, as many as the samples (ceiling)"),
+                ("noise_floor", "uniform noise, as many as the samples (floor)"),
+                ("teacher_accuracy", "the classifier itself (teacher)"))
+
+
+def distill_section(metrics_path: Path | None) -> Section:
+    """How much of the classifier's knowledge the samples carry: a fresh student's test accuracy per source."""
+    metrics = read_json(metrics_path)
+    if metrics is None:
+        return not_run("Distillation from the samples", "distill")
+    rows = [[what, fmt(metrics.get(key))] for key, what in DISTILL_ROWS if key in metrics]
+    samples, ceiling, floor = (metrics.get(k) for k in ("student_accuracy_samples", "real_same_count", "noise_floor"))
+    note = ("A student of another architecture learns the classifier's answers on each source only, with one "
+            "recipe; its accuracy on real test images says how much of what the model knows its samples carry. "
+            "Read the samples' row between the noise floor and the real-data ceiling.")
+    if None not in (samples, ceiling, floor) and ceiling > floor:
+        note += f" The samples close {(samples - floor) / (ceiling - floor):.0%} of the gap from floor to ceiling."
+    return Section("Distillation from the samples", note=note,
+                   tables=[Table("Student test accuracy by training source", ["source", "test accuracy"], rows)])
+
+
 def validation_section(path: Path | None, title: str = "Validation of the generated samples") -> Section:
     result = read_json(path)
     if result is None:

@@ -1,53 +1,96 @@
-"""Run the `invert` stage once with params overrides and print its headline metrics.
+"""Train one generator with `invert` overrides and print what selection may read.
 
 The exploration behind the `invert` defaults (docs/results.md) was run with this, e.g.:
 
-    python benchmarks/invert_sweep.py jitter2-bn01 invert.generator_steps=600 invert.jitter=2 invert.weights.bn=0.1
+    python benchmarks/invert_sweep.py bn5 weights.bn=5 generator_steps=400
 
-Outputs go to benchmarks/results/sweep/NAME/ (ignored by git); the pipeline's own
-outputs are not touched. Needs the models of `dvc repro export_onnx`.
+Printed: fidelity, the sweep judge's agreement (models/evaluator.pt), coverage and pixel
+spread in its feature space, and the accuracy on the *validation* split of a student
+distilled from the samples alone (the `distill` stage's recipe). Never printed, never
+computed here: the held-out judge (models/heldout.pt) and anything on the test split, so
+that the numbers the pipeline reports as independent are not the ones settings were
+chosen on. One JSON line per run is appended to benchmarks/results/sweep/runs.jsonl
+(ignored by git). Needs `dvc repro train@classifier train@evaluator`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import yaml
 
-HEADLINE = ("fidelity", "eval_agreement", "coverage", "coverage_real", "precision", "recall", "pixel_spread_ratio",
-            "diversity_cosine", "diversity_cosine_real", "fid_eval", "train_seconds")
+from netinv.config.distill import DistillConfig, StudentConfig
+from netinv.config.inversion import InversionConfig, SamplingConfig
+from netinv.device import resolve_device, seed_everything
+from netinv.distill import distill
+from netinv.distill.sources import fixed_source
+from netinv.inversion.generator import ConditionedGenerator
+from netinv.inversion.sampling import sample_balanced
+from netinv.inversion.trainer import train_generator
+from netinv.metrics.class_diversity import per_class_diversity
+from netinv.metrics.quality import embed_and_predict, label_agreement
+from netinv.models import load_model
+from netinv.splits import load_prepared
+from stages.config import generator_config, load_params
+
+OUT = Path("benchmarks/results/sweep")
+
+
+def overrides(pairs: list[str]) -> dict:
+    """`a.b=1 c=x` -> {"a": {"b": 1}, "c": "x"} (values parsed as YAML)."""
+    tree: dict = {}
+    for pair in pairs:
+        key, value = pair.split("=", 1)
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return tree
+
+
+def judged(images, labels, data, device) -> dict[str, float]:
+    """The sweep judge's agreement, and coverage / pixel spread in its feature space against the
+    validation split; empty until models/evaluator.pt exists."""
+    if not Path("models/evaluator.pt").is_file():
+        return {}
+    judge = load_model("models/evaluator.pt", device)
+    fake_features, judge_logits = embed_and_predict(judge, images, device=device)
+    real_features, _ = embed_and_predict(judge, data.val.images, device=device)
+    diversity = per_class_diversity(images, labels, fake_features, data.val.images, data.val.labels, real_features,
+                                    len(data.class_names), seed=0)
+    return {"eval_agreement": label_agreement(judge_logits, labels), "coverage_val": diversity["coverage"],
+            "pixel_spread_ratio": diversity["pixel_spread_ratio"]}
 
 
 def main() -> None:
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
-    name, overrides = sys.argv[1], sys.argv[2:]
-    params = yaml.safe_load(Path("params.yaml").read_text())
-    for override in overrides:
-        key, value = override.split("=", 1)
-        *parents, leaf = key.split(".")
-        node = params
-        for part in parents:
-            node = node[part]
-        node[leaf] = yaml.safe_load(value)
-    out = Path("benchmarks/results/sweep") / name
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    name, changes = sys.argv[1], overrides(sys.argv[2:])
+    params = load_params()
+    cfg = params.invert.overridden(changes, "the sweep")
+    device = resolve_device(cfg.device)
+    seed_everything(params.seed)
+    data = load_prepared("data/prepared")
+    classifier = load_model("models/classifier.pt", device)
+    generator = ConditionedGenerator(generator_config(cfg, len(data.class_names), data.image_shape))
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "stages.invert", "--params", str(out / "params.yaml"),
-         "--classifier", "models/classifier.pt", "--onnx", "models/classifier.onnx", "--evaluator",
-         "models/evaluator.pt", "--data", "data/prepared", "--generator", str(out / "generator.pt"),
-         "--samples", str(out / "samples"), "--metrics", str(out / "metrics.json"), "--plots", str(out / "plots"),
-         "--checkpoint", str(out / "checkpoint.pt")],
-        check=True, env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{out.resolve() / 'mlflow.db'}"})
-    metrics = json.loads((out / "metrics.json").read_text())
-    print(name, " ".join(f"{k}={metrics[k]:.3f}" for k in HEADLINE if k in metrics), f"wall={time.perf_counter() - started:.0f}s")
+    train_generator(generator, classifier, cfg.build(InversionConfig, seed=params.seed), device, progress=False)
+    train_seconds = time.perf_counter() - started
+    images, labels = sample_balanced(generator, cfg.build(SamplingConfig), params.seed + 1, device)
+    _, logits = embed_and_predict(classifier, images, device=device)
+    student = params.distill.build(StudentConfig, **data.model_shape())
+    result = distill(classifier, fixed_source(images), (data.val.images, data.val.labels),
+                     (data.val.images, data.val.labels), student, params.distill.build(DistillConfig), device)
+    row = {"name": name, "changes": changes, "fidelity": label_agreement(logits, labels),
+           "distill_val": result.val_accuracy, "train_seconds": train_seconds, **judged(images, labels, data, device)}
+    OUT.mkdir(parents=True, exist_ok=True)
+    with (OUT / "runs.jsonl").open("a") as f:
+        f.write(json.dumps(row) + "\n")
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,11 @@
 
 Everything a stage writes goes through here: write to a temporary file in the same
 directory (same filesystem, so the final `os.replace` is atomic), fsync, then replace.
+
+A process killed mid-write (SIGKILL runs no cleanup) leaves its temporary file behind, and
+inside a directory output DVC would track it. The temporary name carries the writer's PID
+(`.NAME.PID.RANDOM.tmp`), so the next write into that directory removes the leftovers of
+writers that are gone (`clean_stale`), before anything can record the directory.
 """
 
 from __future__ import annotations
@@ -9,10 +14,39 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+_TEMP = re.compile(r"\..+\.(?P<pid>\d+)\.[^.]+\.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def clean_stale(directory: str | Path, recursive: bool = False) -> list[Path]:
+    """Remove the temporary files that dead writers left in `directory` (and below it when
+    `recursive`); return them. A live writer's file, and every other file, is left alone."""
+    root = Path(directory)
+    if not root.is_dir():
+        return []
+    found = root.rglob(".*.tmp") if recursive else root.glob(".*.tmp")
+    removed = []
+    for path in found:
+        match = _TEMP.fullmatch(path.name)
+        if match and not _alive(int(match["pid"])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager
@@ -20,7 +54,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success move it into place atomically."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    clean_stale(target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

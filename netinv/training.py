@@ -53,6 +53,15 @@ def random_translate(x: torch.Tensor, max_shift: int, generator: torch.Generator
     return F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
 
 
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(softmax(t / T) || softmax(s / T)) * T^2, the batch mean; T^2 keeps the gradients' scale
+    independent of T (Hinton et al. 2015, section 2). The imitation loss of every student here:
+    the distillation stage's and the inversion's adversary."""
+    log_student = F.log_softmax(student_logits / temperature, dim=1)
+    teacher = F.softmax(teacher_logits / temperature, dim=1)
+    return F.kl_div(log_student, teacher, reduction="batchmean") * temperature**2
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 512) -> np.ndarray:
     """Logits (N, K) for uint8 images (N, C, H, W), in eval mode."""

@@ -4,43 +4,86 @@
   python -m pipeline audit [MODEL] [--profile NAME]            audit a models:/ URI or an .onnx / .pt file
   python -m pipeline audit-many MODEL ... [--dask-address A]   audit several models in parallel on Dask
   python -m pipeline serve [--audit-interval SECONDS]          serve both deployments (needs a Prefect server)
+
+What can be checked up front is, before any flow starts (the tracking store, params.yaml, the
+audit profile, a model file): a mistake ends in one line naming it and the fix, exit 1, no
+traceback (`--debug` shows it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from netinv.errors import ModelFileError, NetinvError
+from stages.tracking import check_store, redact
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", help="show the traceback of errors")
     sub = p.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="run the DVC stages as a Prefect flow, then the promotion gate")
+    train = sub.add_parser("train", parents=[debug],
+                           help="run the DVC stages as a Prefect flow, then the promotion gate")
     train.add_argument("--params", default="params.yaml")
     train.add_argument("--stages", nargs="+", help="only these stages (names as in `dvc stage list`)")
     train.add_argument("--no-promote", action="store_true", help="skip the promotion gate")
-    audit = sub.add_parser("audit", help="audit a production model")
+    audit = sub.add_parser("audit", parents=[debug], help="audit a production model")
     audit.add_argument("model", nargs="?", help="models:/NAME@ALIAS, models:/NAME/VERSION or a model file "
                                                 "(default: audit.model in params.yaml)")
     audit.add_argument("--profile", help="audit profile (default: audit.profile)")
     audit.add_argument("--params", default="params.yaml")
     audit.add_argument("--reports", help="reports directory (default: audit.reports)")
-    many = sub.add_parser("audit-many", help="audit several models in parallel on a Dask cluster")
+    many = sub.add_parser("audit-many", parents=[debug], help="audit several models in parallel on a Dask cluster")
     many.add_argument("models", nargs="+", help="models:/ URIs or model files")
     many.add_argument("--profile", help="audit profile (default: audit.profile)")
     many.add_argument("--params", default="params.yaml")
     many.add_argument("--reports", help="reports directory (default: audit.reports)")
     many.add_argument("--dask-address", help="scheduler of an existing Dask cluster (default: a local one)")
     many.add_argument("--workers", type=int, default=2, help="processes of the local Dask cluster")
-    serve = sub.add_parser("serve", help="serve the weekly training and nightly audit deployments")
+    serve = sub.add_parser("serve", parents=[debug], help="serve the weekly training and nightly audit deployments")
     serve.add_argument("--audit-interval", type=float, help="run the audit every N seconds instead of nightly")
     serve.add_argument("--audit-model", help="model the served audit checks (default: the champion)")
     serve.add_argument("--audit-profile", help="audit profile of the served audit")
     serve.add_argument("--audit-only", action="store_true", help="serve the audit deployment alone")
-    args = p.parse_args(argv)
+    return p
 
+
+def preflight(args: argparse.Namespace) -> None:
+    """Refuse, before any flow starts, what would otherwise fail after minutes of work."""
+    check_store()
+    if args.command == "serve":
+        return
+    from stages.config import load_params
+
+    params = load_params(args.params)
+    if args.command == "audit":
+        params.audit.get_profile(args.profile)
+    for model in [args.model or params.audit.model] if args.command == "audit" else getattr(args, "models", []):
+        if not model.startswith("models:/") and not Path(model).is_file():
+            raise ModelFileError(f"model file {model} does not exist; pass an .onnx / .pt file or a models:/ URI")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        preflight(args)
+        return dispatch(args)
+    except NetinvError as exc:
+        if args.debug or os.environ.get("NETINV_TRACEBACK"):
+            raise
+        print(f"error: {redact(str(exc))}\n(--debug shows the full traceback)", file=sys.stderr)
+        return 1
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    state: Any
     if args.command == "train":
         from pipeline.training import training_pipeline
 
@@ -65,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve_all(args.audit_interval, overrides, args.audit_only)
         return 0
     if not state.is_completed():
-        print(f"{state.name}: {state.message}", file=sys.stderr)
+        print(redact(f"{state.name}: {state.message}"), file=sys.stderr)
         return 1
     print(json.dumps(state.result(), indent=2, default=str))
     return 0

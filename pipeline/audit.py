@@ -23,6 +23,7 @@ from prefect.states import Failed
 from audit import engine, inversion, outcome, probes
 from pipeline import tracking as tr
 from stages.config import load_params
+from stages.tracking import check_store
 
 
 @task(cache_policy=NO_CACHE)
@@ -65,6 +66,7 @@ def report_task(setup: engine.AuditSetup, done: inversion.Inversion, validation:
 def audit_production(model: str | None = None, profile: str | None = None, params_file: str = "params.yaml",
                      reports: str | None = None) -> Any:
     """Audit `model` (models:/NAME@ALIAS, models:/NAME/VERSION, or an .onnx / .pt file)."""
+    check_store()  # before any work: the audit logs to MLflow only at its end
     params = load_params(params_file)
     cfg = params.audit
     reference = model or cfg.model
@@ -122,6 +124,7 @@ def audit_many(models: list[str], profile: str | None = None, params_file: str =
     """
     import mlflow
 
+    check_store()
     mlflow.set_tracking_uri(tr.tracking_uri())
     mlflow.set_experiment(load_params(params_file).audit.experiment)  # create the store before the fan-out
     futures = [audit_one.submit(reference, profile, params_file, reports) for reference in models]

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from stages.tracking import flatten, numeric_metrics, tracking_uri
+from stages.tracking import flatten, numeric_metrics, public_uri, tracking_uri
 
 UI_URL_ENV = "NETINV_MLFLOW_UI_URL"  # where people open the MLflow UI (`make ui`: http://127.0.0.1:5000)
 
@@ -42,7 +42,9 @@ def run_url(run_id: str) -> str:
     c = client()
     run = c.get_run(run_id)
     uri = tracking_uri()
-    base = uri if uri.startswith(("http://", "https://")) else os.environ.get(UI_URL_ENV, "http://127.0.0.1:5000")
+    # A link is shown to people and stored in Prefect: never with the URI's credentials.
+    base = public_uri(uri) if uri.startswith(("http://", "https://")) else os.environ.get(UI_URL_ENV,
+                                                                                          "http://127.0.0.1:5000")
     return f"{base.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
 
 

@@ -17,11 +17,12 @@ from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from netinv.errors import ConfigError
 from pipeline import dvc
 from pipeline import tracking as tr
 from pipeline.promotion import has_new_candidate, promote_candidate
 from stages.config import load_params
-from stages.tracking import PARENT_RUN_ENV, git_commit, tracking_uri
+from stages.tracking import PARENT_RUN_ENV, check_store, git_commit, tracking_uri
 
 TRANSIENT = ("Unable to acquire lock", "database is locked", "Connection refused", "timed out")
 
@@ -70,13 +71,14 @@ def candidate_metrics(files: dict[str, dict[str, Any]]) -> dict[str, float]:
 def training_pipeline(params_file: str = "params.yaml", dvc_file: str = "dvc.yaml", stages: list[str] | None = None,
                       promote: bool = True) -> dict[str, Any]:
     """Run the DVC pipeline stage by stage (all of dvc.yaml, or `stages`), then the promotion gate."""
+    check_store()  # before any stage runs: each stage checks again, the parent run needs it first
     logger = get_run_logger()
     params = load_params(params_file)
     pipeline = dvc.pipeline_stages(dvc_file)
     if stages:
         unknown = sorted(set(stages) - {s.name for s in pipeline})
         if unknown:
-            raise ValueError(f"unknown stage(s) {unknown}; stages in {dvc_file}: {[s.name for s in pipeline]}")
+            raise ConfigError(f"unknown stage(s) {unknown}; stages in {dvc_file}: {[s.name for s in pipeline]}")
         pipeline = [s for s in pipeline if s.name in stages]
     flow_run_id = str(runtime.flow_run.id) if runtime.flow_run.id else None
     parent = tr.start_parent_run(params.mlflow.experiment, f"pipeline {runtime.flow_run.name or ''}".strip(), {

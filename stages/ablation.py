@@ -17,34 +17,30 @@ from pathlib import Path
 import numpy as np
 
 from netinv.atomic import save_figure, write_json
+from netinv.config.distill import DistillConfig, StudentConfig
 from netinv.config.inversion import InversionConfig, SamplingConfig
+from netinv.distill import distill, fixed_source
+from netinv.errors import ConfigError
 from netinv.inversion.generator import ConditionedGenerator
 from netinv.inversion.sampling import sample_balanced
 from netinv.inversion.trainer import train_generator
 from netinv.metrics.inversion import inversion_quality
 from netinv.models import load_model
 from stages import common, runner
-from stages.config import generator_config
+from stages.config import ParamsError, generator_config
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.ablation")
 DIVERSITY = ("none", "cosine", "orthogonality", "both")
-REPORTED = ("fidelity", "eval_agreement", "coverage", "coverage_real", "precision", "recall", "density", "pixel_spread_ratio",
+REPORTED = ("fidelity", "eval_agreement", "eval_agreement_heldout", "coverage", "coverage_real", "precision", "recall", "density", "pixel_spread_ratio",
             "diversity_cosine", "diversity_ssim", "fid_eval", "kid_eval", "train_seconds")
 
 
-def run_cell(argv: Sequence[str]) -> None:
-    p = common.parser(__doc__, classifier="", evaluator="", data=common.DATA, out="the cell's metrics JSON")
-    p.add_argument("--mode", required=True)
-    p.add_argument("--diversity", required=True, choices=DIVERSITY)
-    args, params = common.parse(p, argv)
-    ablation = params.ablation
-    cfg = params.ablation_invert().overridden({"mode": args.mode, "weights": {
-        "cos": ablation.cos if args.diversity in ("cosine", "both") else 0.0,
-        "orth": ablation.orth if args.diversity in ("orthogonality", "both") else 0.0}}, "the ablation cell")
-
+def measure_cell(args, params, cfg) -> dict:
+    """Train a generator with `cfg`, sample it and measure the samples as `invert` does (both judges),
+    plus a student distilled from them (`distill`'s recipe, on the fixed samples)."""
     data, device = common.prepared_on(args.data, cfg.device, params.seed)
-    classifier, evaluator = load_model(args.classifier, device), load_model(args.evaluator, device)
+    classifier, evaluator, heldout = (load_model(path, device) for path in (args.classifier, args.evaluator, args.heldout))
     num_classes = len(data.class_names)
     generator = ConditionedGenerator(generator_config(cfg, num_classes, data.image_shape))
     started = time.perf_counter()
@@ -53,12 +49,43 @@ def run_cell(argv: Sequence[str]) -> None:
     images, labels = sample_balanced(generator, cfg.build(SamplingConfig), params.seed + 1, device)
     quality = inversion_quality(images, labels, classifier, evaluator,
                                 data.test.images, data.test.labels, num_classes, device, seed=params.seed,
-                                control_images=data.train.images, control_labels=data.train.labels)
-    cell = {"mode": args.mode, "diversity": args.diversity, "steps": cfg.generator_steps, "train_seconds": train_seconds,
-            **{k: quality[k] for k in REPORTED if k in quality}}
+                                control_images=data.train.images, control_labels=data.train.labels,
+                                heldout=heldout)
+    student = distill(classifier, fixed_source(images), (data.val.images, data.val.labels),
+                      (data.test.images, data.test.labels), params.distill.build(StudentConfig, **data.model_shape()),
+                      params.distill.build(DistillConfig, seed=params.seed), device)
+    return {"steps": cfg.generator_steps, "train_seconds": train_seconds, **{k: quality[k] for k in REPORTED if k in quality},
+            "student_accuracy_samples": student.test_accuracy, "student_accuracy_samples_val": student.val_accuracy}
+
+
+def run_cell(argv: Sequence[str]) -> None:
+    p = common.parser(__doc__, classifier="", evaluator="", heldout="the held-out judge", data=common.DATA,
+                      out="the cell's metrics JSON")
+    p.add_argument("--mode", required=True)
+    p.add_argument("--diversity", required=True, choices=DIVERSITY)
+    args, params = common.parse(p, argv)
+    ablation = params.ablation
+    cfg = params.ablation_invert().overridden({"mode": args.mode, "weights": {
+        "cos": ablation.cos if args.diversity in ("cosine", "both") else 0.0,
+        "orth": ablation.orth if args.diversity in ("orthogonality", "both") else 0.0}}, "the ablation cell")
+    cell = {"mode": args.mode, "diversity": args.diversity, **measure_cell(args, params, cfg)}
     log.info("%s / %s: %s", args.mode, args.diversity, {k: round(v, 3) for k, v in cell.items()
                                                          if isinstance(v, float)})
     write_json(args.out, cell)
+
+
+def run_mechanism(argv: Sequence[str]) -> None:
+    p = common.parser(__doc__, classifier="", evaluator="", heldout="the held-out judge", data=common.DATA,
+                      out="the row's metrics JSON")
+    p.add_argument("--name", required=True, help="a key of ablation.mechanisms")
+    args, params = common.parse(p, argv)
+    mechanisms = params.ablation.mechanisms
+    if args.name not in mechanisms:
+        raise ParamsError(f"ablation.mechanisms has no row {args.name!r}; rows: {sorted(mechanisms)}")
+    cfg = params.ablation_invert().overridden(mechanisms[args.name], f"ablation.mechanisms.{args.name}")
+    row = {"mechanism": args.name, "changes": mechanisms[args.name], **measure_cell(args, params, cfg)}
+    log.info("%s: %s", args.name, {k: round(v, 3) for k, v in row.items() if isinstance(v, float)})
+    write_json(args.out, row)
 
 
 def plot_cells(cells: list[dict]):
@@ -99,13 +126,27 @@ def summarise(argv: Sequence[str]) -> None:
         mlflow.log_artifact(str(args.metrics))
 
 
+def summarise_mechanisms(argv: Sequence[str]) -> None:
+    p = common.parser(__doc__, metrics="")
+    p.add_argument("--runs", required=True, type=Path, nargs="+", help="row metrics files")
+    args, params = common.parse(p, argv)
+    rows = [json.loads(path.read_text()) for path in args.runs]
+    write_json(args.metrics, {"rows": rows, "steps": params.ablation_invert().generator_steps})
+    with stage_run("ablation_mechanisms", params.mlflow.experiment, {"ablation": params.ablation.model_dump()}) as mlflow:
+        for row in rows:
+            mlflow.log_metrics(numeric_metrics({row["mechanism"]: {k: v for k, v in row.items()
+                                                                   if isinstance(v, float)}}))
+        mlflow.log_artifact(str(args.metrics))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run": run_cell, "summarise": summarise}
+    commands = {"run": run_cell, "mechanism": run_mechanism, "summarise": summarise,
+                "summarise-mechanisms": summarise_mechanisms}
     if not argv or argv[0] not in commands:
-        raise ValueError(f"usage: python -m stages.ablation {{{'|'.join(commands)}}} ...")
+        raise ConfigError(f"usage: python -m stages.ablation {{{'|'.join(commands)}}} ...")
     commands[argv[0]](argv[1:])
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from netinv.atomic import clean_stale
 from netinv.device import resolve_device, seed_everything
 from netinv.splits import Prepared, load_prepared
 from stages import runner
@@ -31,9 +32,16 @@ def parser(doc: str | None, **paths: str) -> argparse.ArgumentParser:
 
 
 def parse(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> tuple[argparse.Namespace, Params]:
-    """The parsed command line and the validated params.yaml it names (`--params`)."""
+    """The parsed command line and the validated params.yaml it names (`--params`).
+
+    The temporary files of writers killed in an earlier run are removed from the stage's
+    directories first: DVC would otherwise record them as part of a directory output."""
     args = p.parse_args(argv)
-    return args, load_params(args.params)
+    params = load_params(args.params)
+    for value in vars(args).values():
+        if isinstance(value, Path):
+            clean_stale(value, recursive=True)
+    return args, params
 
 
 def prepared_on(directory: Path, device: str, seed: int | None) -> tuple[Prepared, torch.device]:

@@ -1,7 +1,8 @@
 """Stage `invert`: train the conditioned generator against the classifier and measure it.
 
 Params: `seed`, `invert.*`. Inputs: the classifier (inverted), its ONNX export (for
-fidelity through onnxruntime), the evaluator (the independent judge) and the prepared
+fidelity through onnxruntime), the two judges (the evaluator, which sweeps read, and the
+held-out MLP, which nothing selected on reads) and the prepared
 test split (real images for diversity, coverage and FID). Outputs: `models/generator.pt`,
 samples (`samples.npz`, `samples_per_class` per class), per-class image grids, the
 quality metrics and the loss curves. A killed run resumes from its last checkpoint.
@@ -29,7 +30,7 @@ from netinv.inversion.trainer import train_generator
 from netinv.metrics.inversion import inversion_quality
 from netinv.models import load_model, save_model
 from netinv.splits import Prepared, load_prepared
-from netinv.visual import class_overview, grid_image
+from netinv.visual import beside_real, class_overview, grid_image
 from stages import common, runner
 from stages.config import Params, generator_config
 from stages.tracking import numeric_metrics, stage_run
@@ -44,7 +45,7 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    p = common.parser(__doc__, classifier="", onnx="", evaluator="", data=common.DATA,
+    p = common.parser(__doc__, classifier="", onnx="", evaluator="", heldout="the held-out judge", data=common.DATA,
                       generator="generator model file to write", samples="directory for samples.npz and grids",
                       metrics="", plots="", checkpoint="resumable training state (kept out of DVC)")
     args, params = common.parse(p, argv)
@@ -59,7 +60,7 @@ def invert_and_write(args: argparse.Namespace, params: Params, data: Prepared, d
     cfg = params.invert
     seed_everything(params.seed)
     classifier = load_model(args.classifier, device)
-    evaluator = load_model(args.evaluator, device)
+    evaluator, heldout = load_model(args.evaluator, device), load_model(args.heldout, device)
     num_classes = len(data.class_names)
     generator = ConditionedGenerator(generator_config(cfg, num_classes, data.image_shape))
     log.info("inverting the classifier with a %s-conditioned generator on %s", cfg.mode, describe(device))
@@ -75,7 +76,8 @@ def invert_and_write(args: argparse.Namespace, params: Params, data: Prepared, d
     sample_seconds = time.perf_counter() - started
     quality = inversion_quality(images, labels, classifier, evaluator, data.test.images, data.test.labels,
                                 num_classes, device, onnx_session=onnx_session(args.onnx), seed=params.seed,
-                                control_images=data.train.images, control_labels=data.train.labels)
+                                control_images=data.train.images, control_labels=data.train.labels,
+                                heldout=heldout)
     metrics = {
         **quality,
         "mode": cfg.mode,
@@ -88,21 +90,23 @@ def invert_and_write(args: argparse.Namespace, params: Params, data: Prepared, d
         "device": str(device),
         "processes": distributed.world()[1],
     }
-    log.info("fidelity %.3f (onnx %.3f), eval agreement %.3f, coverage %.3f, pixel spread ratio %.2f",
-             metrics["fidelity"], metrics["fidelity_onnx"], metrics["eval_agreement"], metrics["coverage"],
-             metrics["pixel_spread_ratio"])
+    log.info("fidelity %.3f (onnx %.3f), judge agreement %.3f (held-out %.3f), coverage %.3f, pixel spread %.2f",
+             metrics["fidelity"], metrics["fidelity_onnx"], metrics["eval_agreement"],
+             metrics["eval_agreement_heldout"], metrics["coverage"], metrics["pixel_spread_ratio"])
 
     save_model(args.generator, generator.cpu().eval(), meta={"classifier": str(args.classifier),
                                                              "class_names": list(data.class_names)})
     save_npz(args.samples / "samples.npz", images=images, labels=labels)
     grids = args.samples / "grids"
     for c, name in enumerate(data.class_names):
-        save_image(grids / f"{c:02d}_{name.replace('/', '-').replace(' ', '_')}.png",
-                   grid_image(images[labels == c][:64], nrow=8))
+        tiles = beside_real(images[labels == c][:64], data.test.images[data.test.labels == c])
+        save_image(grids / f"{c:02d}_{name.replace('/', '-').replace(' ', '_')}.png", grid_image(tiles, nrow=12))
     save_figure(args.samples / "overview.png",
                 class_overview(images, labels, data.class_names,
-                               title=f"{cfg.mode}: eval agreement {metrics['eval_agreement']:.2f}, "
-                                     f"coverage {metrics['coverage']:.2f}"))
+                               title=f"generated (left) | real test images (right): judge agreement "
+                                     f"{metrics['eval_agreement']:.2f}, held-out {metrics['eval_agreement_heldout']:.2f}, "
+                                     f"coverage {metrics['coverage']:.2f}",
+                               real_images=data.test.images, real_labels=data.test.labels))
     write_json(args.metrics, metrics)
     write_csv(args.plots / "losses.csv", history)
     with stage_run("invert", params.mlflow.experiment, {"invert": cfg.model_dump(), "seed": params.seed}) as mlflow:

@@ -25,6 +25,7 @@ from netinv.atomic import save_figure, save_npz, write_csv, write_json
 from netinv.config.inversion import InversionConfig
 from netinv.config.ood import GarbageConfig
 from netinv.device import describe, resolve_device
+from netinv.errors import ConfigError
 from netinv.inversion.generator import ConditionedGenerator
 from netinv.models import load_model
 from netinv.ood.detector import OodDetector
@@ -47,7 +48,7 @@ def ood_sets(cfg: OodParams, shape: tuple[int, int, int], seed: int) -> dict[str
     sets = builtin_ood_sets(cfg.ood_sets, shape, cfg.set_size, seed)
     for name, path in cfg.user_sets.items():
         if name in sets:
-            raise ValueError(f"ood.user_sets name {name!r} clashes with a built-in set; rename it")
+            raise ConfigError(f"ood.user_sets name {name!r} clashes with a built-in set; rename it")
         sets[name] = load_image_file(path, shape)
     return sets
 
@@ -130,6 +131,7 @@ def score(argv: Sequence[str]) -> None:
     p.add_argument("scores", type=Path, help=".npz to write: one array per method, higher = more likely OOD")
     p.add_argument("--detector", type=Path, default=Path("models/ood"))
     p.add_argument("--device", default="auto")
+    p.add_argument("--debug", action="store_true", help="show the traceback of errors")
     args = p.parse_args(argv)
     device = resolve_device(args.device)
     detector = OodDetector.load(args.detector, device)
@@ -145,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"run": run, "score": score}
     if not argv or argv[0] not in commands:
-        raise ValueError("usage: python -m stages.ood run --classifier ... | "
+        raise ConfigError("usage: python -m stages.ood run --classifier ... | "
                          "python -m stages.ood score IMAGES.npz SCORES.npz [--detector models/ood]")
     commands[argv[0]](argv[1:])
 

@@ -1,7 +1,7 @@
 """Stage `report`: one self-contained HTML page of a pipeline run.
 
 Params: `report.*`. Inputs: whatever metrics and plots exist (the classifier's metrics
-and confusion matrix, the inversion grids, the validation summary, the OOD table and ROC
+and confusion matrix, the inversion grids, the distillation table, the validation summary, the OOD table and ROC
 curves, the reconstruction pairs and leakage curve); a section whose inputs are missing
 says "not run". Output: `reports/report.html`, images embedded as base64 PNG, no
 network, no script; logged to MLflow. The sections and the rendering are library code
@@ -18,6 +18,7 @@ from pathlib import Path
 from audit.report import (
     NOT_RUN,
     classifier_section,
+    distill_section,
     inversion_section,
     ood_section,
     reconstruction_section,
@@ -39,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--onnx-metrics", type=Path)
     p.add_argument("--inversion-metrics", type=Path)
     p.add_argument("--samples", type=Path, help="the invert stage's samples directory (overview.png, grids/)")
+    p.add_argument("--distill-metrics", type=Path)
     p.add_argument("--validation", type=Path)
     p.add_argument("--ood-metrics", type=Path)
     p.add_argument("--ood-plots", type=Path)
@@ -53,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sections = [
         classifier_section(args.classifier_metrics, args.confusion, args.onnx_metrics),
         inversion_section(args.inversion_metrics, args.samples, cfg.max_grids),
+        distill_section(args.distill_metrics),
         validation_section(args.validation),
         ood_section(args.ood_metrics, args.ood_plots),
         reconstruction_section(args.reconstruction_metrics, args.reconstruction_outputs, args.reconstruction_plots),

@@ -1,4 +1,10 @@
-"""The common skeleton of a stage's `__main__`: user errors print one clear line, no traceback."""
+"""The common skeleton of a stage's `__main__`: user errors print one clear line, no traceback.
+
+A user error is one of the project's own (`NetinvError`: every message names the culprit and
+the fix). Anything else (a ValueError from numpy, a RuntimeError from torch) is a bug or an
+unforeseen case and keeps its traceback. `--debug` (or NETINV_TRACEBACK=1) shows the traceback
+of user errors too.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,11 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 
 from netinv.errors import DatasetError, NetinvError
-from stages.config import Params, ParamsError
+from stages.config import Params
 from stages.schema import valid_keys
-from stages.tracking import check_reachable
+from stages.tracking import check_store, redact
 
-USER_ERRORS = (NetinvError, ParamsError, ValueError, FileNotFoundError)
+USER_ERRORS = (NetinvError,)  # ParamsError and the tracking store's errors are NetinvErrors too
 
 # Where a stage's core configs come from in params.yaml: one section for all of them, or a
 # core config type name -> section ("" for the rest), e.g. {"InversionConfig": "invert", "": "ood"}.
@@ -23,21 +29,38 @@ Sections = str | Mapping[str, str]
 def parser(description: str | None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=(description or "").strip().splitlines()[0] if description else None)
     p.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    p.add_argument("--debug", action="store_true", help="show the traceback of user errors too")
     return p
+
+
+class RedactingFilter(logging.Filter):
+    """Hides credentials of URIs (MLFLOW_TRACKING_URI=http://user:pass@host) in every log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "@" in message:
+            record.msg, record.args = redact(message), None
+        return True
+
+
+def debugging(argv: Sequence[str] | None) -> bool:
+    return "--debug" in (sys.argv[1:] if argv is None else argv) or bool(os.environ.get("NETINV_TRACEBACK"))
 
 
 def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None, *,
         section: Sections | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     for noisy in ("alembic", "mlflow", "great_expectations", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        check_reachable()
+        check_store()
         main(argv)
     except USER_ERRORS as exc:
-        if os.environ.get("NETINV_TRACEBACK"):
+        if debugging(argv):
             raise
-        print(f"error: {explain(exc, section)}\n(set NETINV_TRACEBACK=1 for the full traceback)", file=sys.stderr)
+        print(f"error: {redact(explain(exc, section))}\n(--debug shows the full traceback)", file=sys.stderr)
         sys.exit(1)
 
 

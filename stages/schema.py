@@ -23,11 +23,15 @@ from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model, model_validator
 
+from netinv.errors import NetinvError
+
 T = TypeVar("T")
 
 
-class ParamsError(ValueError):
-    """params.yaml is unreadable or invalid; the message lists every problem and the valid keys."""
+class ParamsError(NetinvError, ValueError):
+    """params.yaml is unreadable or invalid; the message lists every problem and the valid keys.
+
+    A NetinvError, so that the stage runner reports it as the user's to fix (no traceback)."""
 
 
 class Section(BaseModel):

@@ -1,8 +1,8 @@
-"""Stage `train@ROLE`: train the classifier under audit (`classifier`) or its judge (`evaluator`).
+"""Stage `train@ROLE`: train the classifier under audit (`classifier`) or one of its two judges.
 
-Both roles share this loop and differ in architecture and params section: `classifier`
-is the papers' CNN, `evaluator` a residual network trained with shifts, the independent
-judge of generated samples. Outputs: the model file (state_dict + architecture), test
+The roles share this loop and differ in architecture and params section: `classifier`
+is the papers' CNN, `evaluator` a residual network trained with shifts, the judge that
+parameter sweeps read, and `heldout` an MLP, the judge that nothing selected on reads. Outputs: the model file (state_dict + architecture), test
 metrics, training curves and the confusion matrix (CSV for DVC plots, PNG for people).
 
 Data-parallel on several processes or GPUs: `torchrun --nproc_per_node N -m stages.train
@@ -21,10 +21,10 @@ import torch
 
 from netinv import distributed
 from netinv.atomic import save_figure, write_csv, write_json
-from netinv.config.models import CNNConfig, ResNetConfig, TrainConfig
+from netinv.config.models import CNNConfig, MLPConfig, ResNetConfig, TrainConfig
 from netinv.device import describe, resolve_device, seed_everything
 from netinv.metrics.classification import classification_report, plot_confusion
-from netinv.models import CNNClassifier, SmallResNet, save_model
+from netinv.models import CNNClassifier, MLPJudge, SmallResNet, save_model
 from netinv.splits import Prepared, load_prepared
 from netinv.training import fit, predict_logits
 from stages import common, runner
@@ -33,11 +33,12 @@ from stages.schema import Section
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.train")
-ROLES = {"classifier": (CNNConfig, CNNClassifier), "evaluator": (ResNetConfig, SmallResNet)}
+ROLES = {"classifier": (CNNConfig, CNNClassifier), "evaluator": (ResNetConfig, SmallResNet),
+         "heldout": (MLPConfig, MLPJudge)}
 
 
 def section_for(params: Params, role: str) -> Section:
-    return params.classifier if role == "classifier" else params.evaluator
+    return getattr(params, role)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -109,4 +110,4 @@ def train_and_write(args: argparse.Namespace, params: Params, section: Section, 
 if __name__ == "__main__":
     import sys
 
-    runner.run(main, section=next((a for a in sys.argv[1:] if a in ROLES), None))  # classifier | evaluator
+    runner.run(main, section=next((a for a in sys.argv[1:] if a in ROLES), None))  # a role

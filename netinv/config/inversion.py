@@ -41,6 +41,8 @@ class LossWeights:
     tv: NonNegative = 0.0
     bn: NonNegative = 0.5
     mode_seeking: NonNegative = 0.0
+    adv: NonNegative = 0.0  # DFAD / DeepInversion's competition: seek samples a student has not yet learned
+    contrast: NonNegative = 0.0  # CMI: each sample's two views closer to each other than to earlier samples
 
 
 @config_dataclass
@@ -56,6 +58,11 @@ class InversionConfig:
     weights: LossWeights = field(default_factory=LossWeights)
     jitter: Annotated[int, Ge(0), Le(8)] = 2  # random shift (pixels) of each batch before the classifier sees it
     flip: bool = False  # random horizontal flips too (only where flips keep the class)
+    crop: Annotated[float, Ge(0), Le(0.5)] = 0.0  # per-sample random resized crop: keep 1 - crop .. 1 of the side
+    student_lr: Annotated[float, Gt(0), Le(1)] = 1e-3  # the adversarial term's student (when weights.adv > 0)
+    student_temperature: Annotated[float, Gt(0)] = 4.0  # its imitation loss's softmax temperature
+    memory_size: PositiveInt = 2048  # the contrastive term's bank of earlier samples' features
+    contrast_temperature: Annotated[float, Gt(0)] = 0.1  # InfoNCE temperature (CMI's default)
     checkpoint_every: PositiveInt = 100
     seed: int = 0
 

@@ -61,3 +61,21 @@ class ExportConfig:
     max_abs_diff: Annotated[float, Gt(0)] = 1e-4  # largest |logit difference| onnxruntime vs PyTorch
     min_argmax_agreement: Probability = 1.0
     latency_repeats: PositiveInt = 200
+
+
+@config_dataclass
+class MLPConfig:
+    """The held-out judge: a multilayer perceptron, a family apart from both convolutional nets.
+
+    No convolution, no weight sharing, no pooling: what it recognises it recognises from the
+    whole image's pixels, so a sample made to please a CNN's local filters does not carry
+    over to it by construction. The first three fields and the normalisation come from the data.
+    """
+
+    in_channels: PositiveInt
+    image_size: tuple[PositiveInt, PositiveInt]
+    num_classes: Annotated[int, Ge(2)]
+    hidden: tuple[PositiveInt, ...] = (512, 256)
+    dropout: Annotated[float, Ge(0), Lt(1)] = 0.2
+    mean: tuple[float, ...] = (0.5,)
+    std: tuple[float, ...] = (0.5,)

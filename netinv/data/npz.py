@@ -19,27 +19,41 @@ _FIX = (
 )
 
 
-def _read(path: Path) -> _Read:
+def read_npz(path: Path, fix: str, required: tuple[str, ...], optional: tuple[str, ...] = (),
+             prefix: str = "npz: ") -> dict[str, np.ndarray]:
+    """The arrays `required` (and those of `optional` it has) of the .npz file at `path`.
+
+    Every way the file is not a .npz of plain arrays is a DatasetError that names it and
+    says `fix`: a single array saved with np.save (.npy), a truncated or foreign file,
+    pickled objects, a missing array. Shared by every reader of user .npz files.
+    """
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = {"images", "labels"} - set(npz.files)
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):  # zip (.npz) or .npy
+            raise OSError(f"starts with {magic!r}, neither a zip (.npz) nor a .npy file")
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DatasetError(
+                f"{prefix}{path} holds a single array (np.save, shape {getattr(loaded, 'shape', '?')}), not a .npz "
+                f"file of named arrays ({', '.join(required)}). Fix: {fix}")
+        with loaded as npz:
+            missing = set(required) - set(npz.files)
             if missing:
-                raise DatasetError(
-                    f"npz: {path} lacks {sorted(missing)} (it holds {sorted(npz.files)}). Fix: {_FIX}"
-                )
-            images, labels = npz["images"], npz["labels"]
-            names = npz["class_names"] if "class_names" in npz.files else None
+                raise DatasetError(f"{prefix}{path} lacks {sorted(missing)} (it holds {sorted(npz.files)}). Fix: {fix}")
+            return {k: npz[k] for k in (*required, *optional) if k in npz.files}
     except DatasetError:
         raise
     except ValueError as exc:  # includes object arrays refused by allow_pickle=False
-        raise DatasetError(
-            f"npz: {path} cannot be read without pickle ({exc}); store plain numeric arrays and "
-            f"class_names as a str array. Fix: {_FIX}"
-        ) from exc
+        raise DatasetError(f"{prefix}{path} cannot be read without pickle ({exc}); store plain numeric arrays "
+                           f"and class_names as a str array. Fix: {fix}") from exc
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DatasetError(
-            f"npz: {path} is corrupt or not a .npz file ({exc}). Fix: {_FIX}"
-        ) from exc
+        raise DatasetError(f"{prefix}{path} is corrupt or not a .npz file ({exc}). Fix: {fix}") from exc
+
+
+def _read(path: Path) -> _Read:
+    arrays = read_npz(path, _FIX, ("images", "labels"), ("class_names",))
+    images, labels, names = arrays["images"], arrays["labels"], arrays.get("class_names")
     source = f"npz ({path})"
     if not np.issubdtype(labels.dtype, np.integer):
         raise DatasetError(f"{source}: labels have dtype {labels.dtype}; store them as integers.")

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -22,10 +22,12 @@ from tqdm.auto import tqdm
 
 from netinv import distributed
 from netinv.checkpoint import load_checkpoint, save_checkpoint
+from netinv.config.distill import StudentConfig
 from netinv.config.inversion import InversionConfig, LossWeights
 from netinv.device import autocast
 from netinv.errors import TrainingDivergedError
 from netinv.inversion.conditioning import sample_conditioning
+from netinv.inversion.datafree import Adversary, DataFreeTerms, MemoryBank, random_views
 from netinv.inversion.features import BatchNormStatsPrior, FeatureTap
 from netinv.inversion.generator import ConditionedGenerator
 from netinv.inversion.losses import (
@@ -36,6 +38,7 @@ from netinv.inversion.losses import (
     orthogonality_loss,
     total_variation,
 )
+from netinv.models.student import LeNetStudent
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "netinv.inversion-checkpoint/1"
@@ -50,11 +53,20 @@ def _frozen(classifier: nn.Module) -> nn.Module:
     return classifier
 
 
+class Batch(NamedTuple):
+    """What the classifier saw of one generated batch: the data-free terms' student learns from it."""
+
+    viewed: torch.Tensor  # (B, C, H, W): the generated images after the random views
+    logits: torch.Tensor  # (B, K): the classifier's answers
+    features: torch.Tensor  # (B, F): its tapped features
+
+
 def inversion_losses(
     generator: ConditionedGenerator, classifier: nn.Module, tap: FeatureTap, bn_prior: BatchNormStatsPrior | None,
     config: InversionConfig, rng: torch.Generator, device: torch.device, forward: nn.Module | None = None,
-) -> dict[str, torch.Tensor]:
-    """One batch's loss terms (unweighted) and the batch's fidelity, as tensors.
+    extras: DataFreeTerms | None = None,
+) -> tuple[dict[str, torch.Tensor], Batch]:
+    """One batch's loss terms (unweighted) and the batch's fidelity, as tensors, and the batch.
 
     The global batch is drawn identically on every data-parallel rank and each rank keeps
     its share, so `rng` stays in step everywhere; `forward` is the DDP wrapper, if any.
@@ -71,7 +83,8 @@ def inversion_losses(
     cond, z = cond.select(share), z[share]
     with autocast(device):
         images = (forward or generator)(z, cond)  # (B, C, H, W) in [0, 1]
-        logits = classifier(augment(images, config.jitter, config.flip, rng)).float()
+        viewed = random_views(augment(images, config.jitter, config.flip, rng), config.crop, 0, rng)
+        logits = classifier(viewed).float()
     features = torch.cat([f.float() for f in tap.features], dim=1)  # (B, F)
     w = config.weights
     terms = {
@@ -86,8 +99,35 @@ def inversion_losses(
         terms["bn"] = bn_prior.loss()
     if w.mode_seeking:
         terms["mode_seeking"] = mode_seeking_loss(images.float(), z)
+    if extras is not None:  # after the batch-norm prior: the contrastive view runs the classifier again
+        terms.update(extras.terms(viewed, images, logits, features, lambda x: _second_view(x, classifier, tap, config, rng),
+                                  config.contrast_temperature))
     terms["fidelity"] = (logits.argmax(1) == cond.labels).float().mean()
-    return terms
+    return terms, Batch(viewed, logits, features)
+
+
+def _second_view(images: torch.Tensor, classifier: nn.Module, tap: FeatureTap, config: InversionConfig,
+                 rng: torch.Generator) -> torch.Tensor:
+    """The classifier's features of another random view (crop at least 0.2, shift) of `images`: CMI's positive."""
+    with autocast(images.device):
+        classifier(random_views(images, max(config.crop, 0.2), max(config.jitter, 1), rng))
+    return torch.cat([f.float() for f in tap.features], dim=1)
+
+
+def data_free_terms(config: InversionConfig, generator: ConditionedGenerator, student: Callable[[], nn.Module] | None,
+                    device: torch.device) -> DataFreeTerms | None:
+    """The adversarial / contrastive terms' state, or None when both weights are 0. The adversary's
+    student is `student()`, by default the distillation student (another family than the classifier)."""
+    w = config.weights
+    if not (w.adv or w.contrast):
+        return None
+    adversary = None
+    if w.adv:
+        g = generator.config
+        network = student() if student is not None else LeNetStudent(
+            StudentConfig(in_channels=g.out_channels, image_size=g.image_size, num_classes=g.num_classes))
+        adversary = Adversary(network.to(device), config.student_lr, config.student_temperature)
+    return DataFreeTerms(adversary, MemoryBank(config.memory_size) if w.contrast else None)
 
 
 def augment(images: torch.Tensor, jitter: int, flip: bool, rng: torch.Generator) -> torch.Tensor:
@@ -146,14 +186,17 @@ def _check_data_parallel(config: InversionConfig) -> None:
 
 
 def _resume(checkpoint: Path | None, fingerprint: dict[str, Any], generator: ConditionedGenerator,
-            optimizer: torch.optim.Optimizer, rng: torch.Generator) -> tuple[list[dict[str, float]], int]:
+            optimizer: torch.optim.Optimizer, rng: torch.Generator, extras: DataFreeTerms | None,
+            device: torch.device) -> tuple[list[dict[str, float]], int]:
     """(history, first step): from the checkpoint when it holds a run with this fingerprint, whose
-    generator, optimiser and random-number states are restored; else a fresh start."""
+    generator, optimiser, data-free terms and random-number states are restored; else a fresh start."""
     state = load_checkpoint(checkpoint, CHECKPOINT_FORMAT, fingerprint, restart="step 0")
     if state is None:
         return [], 0
     generator.load_state_dict(state["generator"])
     optimizer.load_state_dict(state["optimizer"])
+    if extras is not None:
+        extras.load_state_dict(state.get("datafree") or {}, device)
     history, start = list(state["history"]), int(state["step"])
     _restore_rng(state["rng"], rng)
     log.info("resuming generator training from step %d (%s)", start, checkpoint)
@@ -167,6 +210,17 @@ def _record(step: int, loss: torch.Tensor, terms: dict[str, torch.Tensor]) -> di
     return {"step": step, **{k: v / distributed.world()[1] for k, v in zip(names, values, strict=True)}}
 
 
+def _check_finite(loss: torch.Tensor, terms: dict[str, torch.Tensor], step: int, config: InversionConfig) -> None:
+    if not distributed.all_finite(loss):
+        bad = [k for k, v in terms.items() if not torch.isfinite(v)]
+        raise TrainingDivergedError(
+            f"inversion loss became {loss.item()} at step {step + 1} (non-finite terms: {bad}); "
+            f"lower the learning rate lr (now {config.lr}) or the weight of "
+            f"{bad[0] if bad else 'the largest term'}",
+            field="lr", config="InversionConfig",
+        )
+
+
 def train_generator(
     generator: ConditionedGenerator,
     classifier: nn.Module,
@@ -176,11 +230,13 @@ def train_generator(
     progress: bool = True,
     on_log: Callable[[dict[str, float]], None] | None = None,
     log_every: int = 25,
+    student: Callable[[], nn.Module] | None = None,
 ) -> list[dict[str, float]]:
     """Train `generator` so that `classifier` assigns each sample its intended label, diversely.
 
-    Returns the loss history (one record every `log_every` steps). Raises
-    TrainingDivergedError on a NaN/inf loss, naming the step and what to lower.
+    `student` builds the adversarial term's student (default: the LeNet student). Returns
+    the loss history (one record every `log_every` steps). Raises TrainingDivergedError on a
+    NaN/inf loss, naming the step and what to lower.
     """
     _check_data_parallel(config)
     classifier = _frozen(classifier).to(device)
@@ -189,8 +245,9 @@ def train_generator(
     rng = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    extras = data_free_terms(config, generator, student, device)
     fingerprint = config_fingerprint(generator, classifier, config)
-    history, start = _resume(checkpoint, fingerprint, generator, optimizer, rng)
+    history, start = _resume(checkpoint, fingerprint, generator, optimizer, rng, extras, device)
     bn_prior = BatchNormStatsPrior(classifier) if config.weights.bn else None
     started = time.perf_counter()
     try:
@@ -198,29 +255,25 @@ def train_generator(
             bar = tqdm(range(start, config.generator_steps), desc="inversion", disable=not progress,
                        initial=start, total=config.generator_steps)
             for step in bar:
-                terms = inversion_losses(generator, classifier, tap, bn_prior, config, rng, device, forward)
+                terms, batch = inversion_losses(generator, classifier, tap, bn_prior, config, rng, device, forward,
+                                                extras)
                 loss = weighted_total(terms, config.weights)
-                if not distributed.all_finite(loss):
-                    bad = [k for k, v in terms.items() if not torch.isfinite(v)]
-                    raise TrainingDivergedError(
-                        f"inversion loss became {loss.item()} at step {step + 1} (non-finite terms: {bad}); "
-                        f"lower the learning rate lr (now {config.lr}) or the weight of "
-                        f"{bad[0] if bad else 'the largest term'}",
-                        field="lr", config="InversionConfig",
-                    )
+                _check_finite(loss, terms, step, config)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if extras is not None:
+                    extras.after_step(*batch)
                 if (step + 1) % log_every == 0 or step + 1 == config.generator_steps:
                     record = _record(step + 1, loss, terms)
                     history.append(record)
-                    bar.set_postfix(loss=f"{record['loss']:.3f}", fid=f"{record['fidelity']:.2f}")
+                    bar.set_postfix(loss=f"{record['loss']:.3f}", fidelity=f"{record['fidelity']:.2f}")
                     if on_log is not None:
                         on_log(record)
                 if checkpoint is not None and distributed.is_main() and ((step + 1) % config.checkpoint_every == 0 or step + 1 == config.generator_steps):
                     save_checkpoint(checkpoint, CHECKPOINT_FORMAT, fingerprint, step=step + 1, history=history,
                                     generator=generator.state_dict(), optimizer=optimizer.state_dict(),
-                                    rng=_rng_state(rng))
+                                    rng=_rng_state(rng), datafree=None if extras is None else extras.state_dict())
     finally:
         if bn_prior is not None:
             bn_prior.close()

@@ -23,6 +23,12 @@ from netinv.metrics.distance import distribution_distance
 from netinv.metrics.quality import embed_and_predict, label_agreement
 
 
+def per_class_agreement(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[str, float]:
+    """A judge's agreement with the intended labels, per class present (keys: class index as text)."""
+    return {str(c): label_agreement(logits[labels == c], labels[labels == c]) for c in range(num_classes)
+            if (labels == c).any()}
+
+
 def inversion_quality(
     images: np.ndarray,
     labels: np.ndarray,
@@ -36,6 +42,7 @@ def inversion_quality(
     seed: int = 0,
     control_images: np.ndarray | None = None,
     control_labels: np.ndarray | None = None,
+    heldout: nn.Module | None = None,
 ) -> dict[str, Any]:
     """Metrics of generated uint8 `images` with intended `labels` against real test images.
 
@@ -50,6 +57,12 @@ def inversion_quality(
         "fidelity": label_agreement(classifier_logits, labels),
         "eval_agreement": label_agreement(eval_logits, labels),
     }
+    if heldout is not None:
+        _, heldout_logits = embed_and_predict(heldout, images, device=device)
+        report["eval_agreement_heldout"] = label_agreement(heldout_logits, labels)
+        per_class_heldout = per_class_agreement(heldout_logits, labels, num_classes)
+    else:
+        per_class_heldout = {}
     if onnx_session is not None:
         from netinv.export import onnx_logits
 
@@ -57,10 +70,7 @@ def inversion_quality(
     diversity = per_class_diversity(images, labels, fake_features, real_images, real_labels, real_features,
                                     num_classes, seed=seed)
     distance = distribution_distance(fake_features, labels, real_features, real_labels, num_classes, seed=seed)
-    per_class_eval = {
-        str(c): label_agreement(eval_logits[labels == c], labels[labels == c]) for c in range(num_classes)
-        if (labels == c).any()
-    }
+    per_class_eval = per_class_agreement(eval_logits, labels, num_classes)
     report.update({k: v for k, v in diversity.items() if k != "per_class"})
     control: dict[str, Any] = {"per_class": {}}
     if control_images is not None and control_labels is not None:
@@ -74,6 +84,7 @@ def inversion_quality(
     report["kid_eval"] = distance["kid"]
     report["per_class"] = {
         c: {**values, **control["per_class"].get(c, {}), "eval_agreement": per_class_eval.get(c),
+            **({"eval_agreement_heldout": per_class_heldout[c]} if c in per_class_heldout else {}),
             "fid_eval": distance.get("per_class", {}).get(c, {}).get("fid")}
         for c, values in diversity["per_class"].items()
     }

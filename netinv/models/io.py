@@ -9,24 +9,28 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import io
 import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ValidationError
 from torch import nn
 
-from netinv.atomic import atomic_path
-from netinv.config.models import CNNConfig, ResNetConfig
+from netinv.atomic import write_bytes
+from netinv.config.models import CNNConfig, MLPConfig, ResNetConfig
 from netinv.errors import ModelFileError
 from netinv.models.classifier import CNNClassifier
 from netinv.models.evaluator import SmallResNet
+from netinv.models.mlp import MLPJudge
 
 FORMAT = "netinv.model/1"
 ARCHITECTURES: dict[str, tuple[type, type[nn.Module]]] = {
     "cnn": (CNNConfig, CNNClassifier),
     "resnet": (ResNetConfig, SmallResNet),
+    "mlp": (MLPConfig, MLPJudge),
 }
 
 
@@ -63,8 +67,19 @@ def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any] | None =
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "meta": meta or {},
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    write_bytes(path, serialise(payload))
+
+
+def serialise(payload: dict[str, Any]) -> bytes:
+    """The bytes of `torch.save(payload)`, the same for the same payload.
+
+    torch.save names the zip's root folder after the file it writes to; a temporary file's
+    random name would make every save of the same weights differ, and DVC rerun every stage
+    downstream. Saved into memory, the root folder is always `archive`.
+    """
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -101,12 +116,34 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> nn.Module:
     """Rebuild the network stored in `path`, in eval mode."""
     payload = read_checkpoint(path)
-    model = build_model(payload["arch"], **payload["config"])
+    model = _rebuild(path, payload)
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
         raise ModelFileError(f"{path}: weights do not fit its architecture: {exc}") from exc
     return model.to(device).eval()
+
+
+def _rebuild(path: str | Path, payload: dict[str, Any]) -> nn.Module:
+    """The network the file describes; a config this code does not accept (a key of another
+    version of netinv, a value out of range) is the file's fault, and the message says so."""
+    config = payload.get("config")
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{path} holds no architecture config (found {type(config).__name__}); "
+                             "re-save it with netinv.models.save_model")
+    config_cls, _ = _architecture(payload["arch"])
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ModelFileError(
+            f"{path} has architecture config keys {unknown} that a {payload['arch']!r} model of this netinv "
+            f"does not take (valid: {sorted(known)}); it was saved by another version: train it again with "
+            "this one, or load it with the version that saved it", rebuild=True)
+    try:
+        return build_model(payload["arch"], **config)
+    except (ValidationError, TypeError) as exc:
+        raise ModelFileError(f"{path}: its architecture config does not build a {payload['arch']!r} model "
+                             f"({str(exc).splitlines()[0]}); train it again", rebuild=True) from exc
 
 
 def _tuples(config: dict[str, Any]) -> dict[str, Any]:

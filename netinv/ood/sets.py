@@ -8,7 +8,6 @@ with a message naming the file and the fix.
 from __future__ import annotations
 
 import logging
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,8 @@ import torch.nn.functional as F
 
 from netinv.config.ood import BUILTIN_SETS as BUILTIN
 from netinv.data import DatasetError, to_nchw_uint8
+from netinv.data.npz import read_npz
+from netinv.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def noise_images(kind: str, n: int, image_shape: tuple[int, int, int], seed: int
     elif kind == "uniform":
         x = rng.uniform(0, 1, size=(n, *image_shape))
     else:
-        raise ValueError(f"unknown noise kind {kind!r}; valid: gaussian, uniform")
+        raise ConfigError(f"unknown noise kind {kind!r}; valid: gaussian, uniform")
     return (x * 255).round().astype(np.uint8)
 
 
@@ -65,15 +66,7 @@ def load_image_file(path: str | Path, image_shape: tuple[int, int, int] | None =
     source = f"{path}"
     if not path.is_file():
         raise DatasetError(f"{source} does not exist; {_FIX}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if "images" not in npz.files:
-                raise DatasetError(f"{source} has no array 'images' (it holds {sorted(npz.files)}); {_FIX}")
-            images = npz["images"]
-    except DatasetError:
-        raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DatasetError(f"{source} is not a readable .npz file ({exc}); {_FIX}") from exc
+    images = read_npz(path, _FIX, ("images",), prefix="")["images"]
     if image_shape is None:
         images = to_nchw_uint8(images, source)
         if len(images) == 0:
@@ -96,6 +89,6 @@ def builtin_ood_sets(names: list[str] | tuple[str, ...], image_shape: tuple[int,
         elif name in ("gaussian", "uniform"):
             sets[name] = noise_images(name, n, image_shape, seed + 1000 + i)
         else:
-            raise ValueError(f"unknown built-in OOD set {name!r}; valid: {', '.join(BUILTIN)} "
+            raise ConfigError(f"unknown built-in OOD set {name!r}; valid: {', '.join(BUILTIN)} "
                              "(load your own sets with load_image_file)")
     return sets

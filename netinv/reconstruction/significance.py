@@ -125,3 +125,20 @@ def permutation_p_value(train_sims: dict, control_sims: dict, observed: float, n
             done += size
     exceed = int((sums / total >= observed - 1e-12).sum())
     return (1 + exceed) / (1 + n_perm)
+
+
+def difference_ci(a: np.ndarray, b: np.ndarray, n_boot: int = 1000, level: float = 0.95,
+                  seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of mean(a) - mean(b) for two independent samples, each resampled on its own.
+
+    For the recovered fractions: `a` flags the training images with a reconstruction above the
+    threshold, `b` the control images; the two sets are separate draws, so they are not paired.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) == 0 or len(b) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    diffs = (a[rng.integers(0, len(a), (n_boot, len(a)))].mean(1)
+             - b[rng.integers(0, len(b), (n_boot, len(b)))].mean(1))  # (n_boot,)
+    alpha = (1 - level) / 2
+    return float(np.quantile(diffs, alpha)), float(np.quantile(diffs, 1 - alpha))

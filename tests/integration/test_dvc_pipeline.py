@@ -52,6 +52,13 @@ def test_repro_writes_every_output(workspace):
         assert samples["images"].dtype == np.uint8 and samples["images"].shape == (200, 1, 28, 28)
         assert np.bincount(samples["labels"]).tolist() == [20] * 10
     assert len(list((work / "outputs/inversion/grids").glob("*.png"))) == 10
+    distill = read_json(work / "metrics/distill.json")
+    for key in ("student_accuracy_samples", "student_accuracy_online", "real_same_count", "noise_floor"):
+        assert 0 <= distill[key] <= 1 and 0 <= distill[f"{key}_val"] <= 1, key
+    assert 0.3 < distill["teacher_accuracy"] <= 1
+    assert distill["seconds"] > 0 and distill["num_samples"] == 200 and distill["student"]["parameters"] > 0
+    assert distill["real_same_count"] > distill["noise_floor"]  # the ceiling above the floor, even tiny
+    assert (work / "plots/distill/curves.csv").read_text().startswith("source,")
     validation = read_json(work / "metrics/validation.json")
     assert validation["success"] is True and "eval_agreement" in validation["checks"]
     assert (work / "reports/data_docs/index.html").is_file()
@@ -69,7 +76,18 @@ def test_repro_writes_every_output(workspace):
     assert (work / "plots/ood/roc.csv").read_text().startswith("method,ood_set,fpr,tpr")
     assert not (work / "checkpoints/ood/rounds.pt").exists()
     recon = read_json(work / "metrics/reconstruction.json")
-    assert set(recon) == {"30", "60"}
+    assert set(recon) == {"30", "60", "positive_control", "audited_model"}
+    for name in ("positive_control", "audited_model"):
+        entry = recon.pop(name)
+        for key in ("recovered_frac_train", "recovered_frac_control", "recovered_threshold", "leakage_gap",
+                    "gap_ci_low", "gap_ci_high", "ssim_train_mean", "matched_frac_train", "size"):
+            assert np.isfinite(entry[key]), (name, key)
+        assert entry["method"] == "kkt" and entry["control_split"] == "test" and "95% CI" in entry["verdict"]
+        out = work / "outputs/reconstruction" / name
+        assert len(np.load(out / "train_indices.npy")) == len(np.load(out / "control_indices.npy")) == entry["size"]
+        with np.load(out / "reconstructions.npz") as r:
+            assert r["images"].dtype == np.uint8 and r["labels"].dtype == np.int64
+        assert (out / "recovery.png").read_bytes()[:4] == b"\x89PNG"
     for size, entry in recon.items():
         for key in ("ssim_train_mean", "ssim_control_mean", "leakage_gap", "gap_ci_low", "gap_ci_high",
                     "matched_frac_train", "matched_frac_control"):
@@ -104,7 +122,7 @@ def test_every_stage_logged_to_mlflow_and_the_model_is_a_candidate(workspace):
     runs = client.search_runs([experiment.experiment_id])
     by_name = {r.info.run_name: r for r in runs}
     assert set(by_name) == {"prepare", "train_classifier", "train_evaluator", "export_onnx", "invert",
-                            "validate_samples", "ood", "reconstruct", "report"}
+                            "distill", "validate_samples", "ood", "reconstruct", "report"}
     assert "size_30.leakage_gap" in by_name["reconstruct"].data.metrics
     assert "fidelity" in by_name["invert"].data.metrics
     assert by_name["train_classifier"].data.metrics["test_accuracy"] > 0.3

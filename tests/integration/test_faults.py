@@ -143,9 +143,13 @@ def test_unreachable_tracking_server_fails_in_seconds_and_writes_nothing(inverte
     assert digest(work / "models/classifier.onnx") == before
 
 
-def test_same_params_and_seed_give_identical_metrics(inverted):
+def test_same_params_and_seed_give_identical_metrics_and_model_bytes(inverted):
     work, env = inverted
     before = json.loads((work / "metrics/classifier.json").read_text())
+    model = digest(work / "models/classifier.pt")
     run(["dvc", "repro", "--force", "--single-item", "train@classifier"], work, env)
     after = json.loads((work / "metrics/classifier.json").read_text())
     assert comparable(after) == comparable(before)
+    assert digest(work / "models/classifier.pt") == model, "the same weights must give the same file"
+    status = run(["dvc", "status", "export_onnx", "invert"], work, env).stdout
+    assert "changed" not in status, status  # nothing downstream to rerun

@@ -73,7 +73,7 @@ def test_ood_generator_replaces_only_what_it_names(tmp_path):
     inverter = params.ood_generator()
     assert inverter.generator_steps == 7 and inverter.mode == params.invert.mode
     assert inverter.weights.bn == 0.9 and inverter.weights.ce == params.invert.weights.ce
-    with pytest.raises(ParamsError, match=r"unknown key 'ood.generator.weights.bm'; valid keys here: bn, ce"):
+    with pytest.raises(ParamsError, match=r"unknown key 'ood.generator.weights.bm'; valid keys here: adv, bn, ce, contrast, cos, kl, mode_seeking, orth, tv"):
         load_params(write(tmp_path, "ood:\n  generator: {weights: {bm: 0.9}}\n"))
 
 

@@ -7,7 +7,7 @@ from netinv.errors import ModelFileError
 from netinv.models import build_model, load_model, save_model
 
 
-@pytest.mark.parametrize("arch", ["cnn", "resnet"])
+@pytest.mark.parametrize("arch", ["cnn", "resnet", "mlp"])
 @pytest.mark.parametrize(("shape", "classes"), [((1, 28, 28), 10), ((3, 32, 32), 10), ((1, 8, 8), 4)])
 def test_models_map_images_to_logits_and_features(arch, shape, classes):
     model = build_model(arch, in_channels=shape[0], image_size=shape[1:], num_classes=classes,
@@ -25,8 +25,9 @@ def test_too_many_blocks_for_the_image_is_explained():
     assert (info.value.field, info.value.config) == ("channels", "CNNConfig")
 
 
-def test_roundtrip_restores_identical_outputs(tmp_path):
-    model = build_model("cnn", in_channels=1, image_size=(12, 12), num_classes=3).eval()
+@pytest.mark.parametrize("arch", ["cnn", "mlp"])
+def test_roundtrip_restores_identical_outputs(tmp_path, arch):
+    model = build_model(arch, in_channels=1, image_size=(12, 12), num_classes=3).eval()
     save_model(tmp_path / "m.pt", model, meta={"role": "classifier"})
     loaded = load_model(tmp_path / "m.pt")
     x = torch.rand(4, 1, 12, 12)

@@ -58,7 +58,7 @@ def test_mode_seeking_pairs_share_their_conditioning_and_differ_in_z(tiny_classi
     seen = []
     generator.register_forward_hook(lambda module, inputs, output: seen.append(inputs))
     with FeatureTap(tiny_classifier, ["embedding"]) as tap:
-        terms = inversion_losses(generator, tiny_classifier, tap, None, config, torch.Generator().manual_seed(0), CPU)
+        terms, _ = inversion_losses(generator, tiny_classifier, tap, None, config, torch.Generator().manual_seed(0), CPU)
     z, cond = seen[0]
     assert torch.equal(cond.vectors[:12], cond.vectors[12:]) and torch.equal(cond.labels[:12], cond.labels[12:])
     assert not torch.allclose(z[:12], z[12:])

@@ -68,8 +68,8 @@ def test_score_command_runs_as_a_module(detector_dir, blobs, tmp_path, project_r
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"not an npz", "not a readable .npz"),
-    ("pixels", "has no array 'images'"),
+    (b"not an npz", "corrupt or not a .npz file"),
+    ("pixels", "lacks ['images']"),
     ("float", "dtype float64; convert them to uint8"),
     ("missing", "does not exist"),
 ])

@@ -25,8 +25,8 @@ def dvc_repo(root: Path) -> Path:
 
 def test_real_pipeline_runs_every_stage_after_its_upstream(project_root):
     order = [s.name for s in dvc.pipeline_stages(cwd=project_root)]
-    expected = ["prepare", "train@classifier", "train@evaluator", "export_onnx", "invert", "validate_samples",
-                "ood", "reconstruct", "report"]
+    expected = ["prepare", "train@classifier", "train@evaluator", "export_onnx", "invert", "distill",
+                "validate_samples", "ood", "reconstruct", "report"]
     assert set(expected) <= set(order)
     listed = subprocess.run([*DVC, "stage", "list", "--name-only", "dvc.yaml"], cwd=project_root,
                             capture_output=True, text=True, check=True).stdout.split()
@@ -40,6 +40,7 @@ def test_real_pipeline_runs_every_stage_after_its_upstream(project_root):
             assert order.index(upstream) < order.index(downstream), (upstream, downstream)
     assert order.index("prepare") < order.index("train@classifier") < order.index("export_onnx")
     assert order.index("invert") < order.index("validate_samples") < order.index("report")
+    assert order.index("invert") < order.index("distill")
     outs = dvc.stage_outputs(["train@classifier"], project_root / "dvc.lock")
     assert "models/classifier.pt" in outs and "metrics/classifier.json" in outs
 
