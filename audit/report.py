@@ -185,6 +185,10 @@ def ood_section(metrics_path: Path | None, plots_dir: Path | None) -> Section:
     return Section("Out-of-distribution detection", tables=[metrics_table(metrics, "OOD metrics")], figures=figures)
 
 
+ATTACKED = {"positive_control": "Positive control (an MLP made to memorise)",
+            "audited_model": "The audited classifier itself"}
+
+
 def reconstruction_section(metrics_path: Path | None, outputs_dir: Path | None, plots_dir: Path | None) -> Section:
     metrics = read_json(metrics_path)
     if metrics is None:
@@ -194,9 +198,18 @@ def reconstruction_section(metrics_path: Path | None, outputs_dir: Path | None, 
         sizes = sorted((d for d in outputs_dir.iterdir() if d.is_dir()),
                        key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit() else 0, d.name))
         for size in sizes:
-            figures += figure(size / "pairs.png", f"Training set of {size.name}: reconstruction and nearest image")
-    return Section("Training-data reconstruction", tables=[metrics_table(metrics, "Reconstruction metrics")],
-                   figures=figures)
+            if size.name in ATTACKED:
+                figures += figure(size / "recovery.png", f"{ATTACKED[size.name]}: reconstruction, nearest training "
+                                                         "image, nearest held-out image, sorted by SSIM")
+            else:
+                figures += figure(size / "pairs.png", f"Surrogate trained on {size.name} images: reconstruction "
+                                                      "and nearest image")
+    verdicts = [metrics[key]["verdict"] for key in ATTACKED if isinstance(metrics.get(key), Mapping)
+                and metrics[key].get("verdict")]
+    note = " ".join(verdicts) + (" The numbered sizes are surrogate targets trained on subsets of the training "
+                                 "split, not the audited classifier." if verdicts else "")
+    return Section("Training-data reconstruction", note=note,
+                   tables=[metrics_table(metrics, "Reconstruction metrics")], figures=figures)
 
 
 # --- rendering ----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pydantic import model_validator
 from netinv.config import NonNegative, PositiveInt, config_dataclass
 
 KERNEL = 5  # LeNet's 5x5 convolutions, unpadded
-MIN_SIDE = 16  # conv 5 -> pool 2 -> conv 5 -> pool 2 leaves at least 1x1 from 16x16
+MIN_SIDE = 16  # conv 5 -> pool 2 -> conv 5 -> pool 2 leaves at least 1x1 from 16x16; smaller images are zero-padded
 
 
 @config_dataclass
@@ -40,12 +40,6 @@ class StudentConfig:
     mean: tuple[float, ...] = (0.5,)
     std: tuple[float, ...] = (0.5,)
 
-    @model_validator(mode="after")
-    def _image_fits(self) -> Self:
-        if min(self.image_size) < MIN_SIDE:
-            raise ValueError(f"the student's two 5x5 convolutions and 2x2 pools need images of at least "
-                             f"{MIN_SIDE}x{MIN_SIDE}, got image_size {self.image_size}; resize the data")
-        return self
 
 
 @config_dataclass

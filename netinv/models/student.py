@@ -12,9 +12,10 @@ test of DeepInversion, Yin et al. 2020). Like every model here it exposes `embed
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from netinv.config.distill import KERNEL, StudentConfig
+from netinv.config.distill import KERNEL, MIN_SIDE, StudentConfig
 from netinv.models.normalize import Normalize
 
 
@@ -23,6 +24,14 @@ def _side(size: int) -> int:
     for _ in range(2):
         size = (size - KERNEL + 1) // 2
     return size
+
+
+def _padding(image_size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) zeros that bring a side below MIN_SIDE up to it: the student then
+    works on any image size (the inversion's adversary must, whatever the audited model takes)."""
+    height, width = image_size
+    dh, dw = max(0, MIN_SIDE - height), max(0, MIN_SIDE - width)
+    return (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2)
 
 
 class LeNetStudent(nn.Module):
@@ -35,7 +44,9 @@ class LeNetStudent(nn.Module):
             nn.Conv2d(config.in_channels, c1, KERNEL), nn.ReLU(), nn.AvgPool2d(2),
             nn.Conv2d(c1, c2, KERNEL), nn.ReLU(), nn.AvgPool2d(2),
         )
-        width = c2 * _side(config.image_size[0]) * _side(config.image_size[1])
+        height, width = (max(side, MIN_SIDE) for side in config.image_size)  # smaller images are zero-padded
+        self.padding = _padding(config.image_size)
+        width = c2 * _side(height) * _side(width)
         layers: list[nn.Module] = [nn.Flatten()]
         for hidden in config.student_hidden:
             layers += [nn.Linear(width, hidden), nn.ReLU()]
@@ -45,7 +56,10 @@ class LeNetStudent(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) in [0, 1] -> (B, student_hidden[-1]) penultimate features."""
-        return self.embedding(self.features(self.normalize(x)))
+        x = self.normalize(x)
+        if any(self.padding):
+            x = F.pad(x, self.padding)
+        return self.embedding(self.features(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(x))

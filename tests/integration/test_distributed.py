@@ -27,7 +27,8 @@ def train_cmd(out: str) -> list[str]:
 
 def invert_cmd(out: str) -> list[str]:
     return ["-m", "stages.invert", "--classifier", "models/classifier.pt", "--onnx", "models/classifier.onnx",
-            "--evaluator", "models/evaluator.pt", "--data", "data/prepared", "--generator", f"{out}/generator.pt",
+            "--evaluator", "models/evaluator.pt", "--heldout", "models/heldout.pt", "--data", "data/prepared",
+            "--generator", f"{out}/generator.pt",
             "--samples", f"{out}/samples", "--metrics", f"{out}/inversion.json", "--plots", f"{out}/plots",
             "--checkpoint", f"{out}/invert.pt"]
 

@@ -29,10 +29,10 @@ def test_repro_writes_every_output(workspace):
     work, _, _ = workspace
     for name in ("train", "val", "test"):
         assert (work / "data/prepared" / f"{name}.npz").is_file()
-    for name in ("classifier.pt", "evaluator.pt", "classifier.onnx"):
+    for name in ("classifier.pt", "evaluator.pt", "heldout.pt", "classifier.onnx"):
         assert (work / "models" / name).stat().st_size > 1000
     assert not list((work / "models").glob("*.data"))  # no ONNX sidecar
-    for role in ("classifier", "evaluator"):
+    for role in ("classifier", "evaluator", "heldout"):
         metrics = read_json(work / f"metrics/{role}.json")
         assert 0.3 < metrics["test_accuracy"] <= 1.0  # far above chance (0.1) even at the tiny size
         assert len(metrics["per_class_accuracy"]) == 10
@@ -44,7 +44,8 @@ def test_repro_writes_every_output(workspace):
     inversion = read_json(work / "metrics/inversion.json")
     for key in ("fidelity", "fidelity_onnx", "eval_agreement", "diversity_cosine", "diversity_cosine_real",
                 "diversity_ssim", "diversity_ssim_real", "pixel_spread_ratio", "precision", "recall", "density",
-                "coverage", "fid_eval", "kid_eval", "train_seconds", "samples_per_second", "mode"):
+                "coverage", "fid_eval", "kid_eval", "train_seconds", "samples_per_second", "mode",
+                "eval_agreement_heldout"):
         assert key in inversion, key
     assert inversion["fidelity"] > 0.5 and inversion["mode"] == "vector"  # the default of params.yaml
     assert 0 < inversion["coverage_real"] <= 1 and "coverage_real" in inversion["per_class"]["0"]
@@ -121,7 +122,7 @@ def test_every_stage_logged_to_mlflow_and_the_model_is_a_candidate(workspace):
     experiment = client.get_experiment_by_name("netinv")
     runs = client.search_runs([experiment.experiment_id])
     by_name = {r.info.run_name: r for r in runs}
-    assert set(by_name) == {"prepare", "train_classifier", "train_evaluator", "export_onnx", "invert",
+    assert set(by_name) == {"prepare", "train_classifier", "train_evaluator", "train_heldout", "export_onnx", "invert",
                             "distill", "validate_samples", "ood", "reconstruct", "report"}
     assert "size_30.leakage_gap" in by_name["reconstruct"].data.metrics
     assert "fidelity" in by_name["invert"].data.metrics

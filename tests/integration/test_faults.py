@@ -81,8 +81,8 @@ def test_killed_generator_training_keeps_old_outputs_and_resumes_to_the_same_met
     # The same stage, uninterrupted, into other paths: the numbers must be identical on CPU.
     fresh = work / "fresh"
     run([sys.executable, "-m", "stages.invert", "--classifier", "models/classifier.pt", "--onnx",
-        "models/classifier.onnx", "--evaluator", "models/evaluator.pt", "--data", "data/prepared",
-        "--generator", str(fresh / "generator.pt"), "--samples", str(fresh / "samples"),
+        "models/classifier.onnx", "--evaluator", "models/evaluator.pt", "--heldout", "models/heldout.pt",
+        "--data", "data/prepared", "--generator", str(fresh / "generator.pt"), "--samples", str(fresh / "samples"),
         "--metrics", str(fresh / "inversion.json"), "--plots", str(fresh / "plots"),
         "--checkpoint", str(fresh / "invert.pt")], work, env)
     uninterrupted = json.loads((fresh / "inversion.json").read_text())

@@ -93,7 +93,6 @@ def test_generator_source_draws_fresh_balanced_uint8_batches():
 
 
 @pytest.mark.parametrize(("build", "message"), [
-    (lambda: StudentConfig(in_channels=1, image_size=(8, 8), num_classes=3), "at least 16x16"),
     (lambda: DistillConfig(steps=10, eval_every=20), "lower eval_every"),
     (lambda: DistillConfig(temperature=0.0), "temperature"),
     (lambda: DistillConfig(augment_shift=9), "augment_shift"),
@@ -108,3 +107,10 @@ def test_fixed_source_refuses_float_or_empty_arrays():
         fixed_source(np.zeros((4, 1, SIZE, SIZE), np.float32))
     with pytest.raises(ValueError, match="at least one image"):
         fixed_source(np.zeros((0, 1, SIZE, SIZE), np.uint8))
+
+
+def test_the_student_takes_images_smaller_than_lenet_needs():
+    from netinv.models.student import LeNetStudent
+
+    student = LeNetStudent(StudentConfig(in_channels=1, image_size=(12, 8), num_classes=3))
+    assert student(torch.rand(2, 1, 12, 8)).shape == (2, 3)

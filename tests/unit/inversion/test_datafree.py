@@ -113,4 +113,5 @@ def test_adversary_defaults_to_the_lenet_student(tiny_classifier):
     config = InversionConfig(weights=LossWeights(adv=1.0))
     terms = data_free_terms(config, generator, None, CPU)
     assert isinstance(terms.adversary.student, LeNetStudent) and terms.bank is None
-    assert data_free_terms(InversionConfig(), generator, None, CPU) is None  # both off: no state, no cost
+    off = InversionConfig(weights=LossWeights(adv=0.0, contrast=0.0))
+    assert data_free_terms(off, generator, None, CPU) is None  # both off: no state, no cost

@@ -63,11 +63,15 @@ def test_ood_and_reconstruction_sections_render_when_present(tmp_path):
     section = report.ood_section(tmp_path / "ood.json", tmp_path / "plots")
     assert section.status == "ok" and section.tables[0].columns == ["", "auroc", "fpr95"]
     assert len(section.tables[0].rows) == 2 and len(section.figures) == 1
-    write(tmp_path / "reconstruction.json", {"sizes": {"100": {"leakage": 0.3}}})
+    write(tmp_path / "reconstruction.json", {"sizes": {"100": {"leakage": 0.3}},
+                                             "positive_control": {"verdict": "Positive control: leaks."}})
     for size in ("1000", "100"):
         png(tmp_path / f"recon/{size}/pairs.png")
+    png(tmp_path / "recon/positive_control/recovery.png")
     section = report.reconstruction_section(tmp_path / "reconstruction.json", tmp_path / "recon", tmp_path / "none")
-    assert [f.caption.split(" ")[3] for f in section.figures] == ["100:", "1000:"]  # numeric order
+    assert [f.caption.split(" ")[3] for f in section.figures[:2]] == ["100", "1000"]  # numeric order
+    assert section.figures[2].caption.startswith("Positive control")
+    assert section.note.startswith("Positive control: leaks.") and "surrogate" in section.note
     assert report.ood_section(tmp_path / "missing.json", None).status == report.NOT_RUN
 
 
