@@ -13,12 +13,14 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup repro test lint ui dataset browser flow audit serve clean help
+.PHONY: setup repro test lint ui dataset browser flow audit serve clean help exps plots
 
 help:
-	@echo "make repro  - set up, then run the whole pipeline (dvc repro) on Fashion-MNIST"
+	@echo "make repro  - set up, run the whole pipeline (dvc repro) on Fashion-MNIST, then the promotion gate"
 	@echo "make test   - set up, then lint and run the whole test suite"
 	@echo "make ui     - MLflow UI on the project's tracking store (http://127.0.0.1:$(PORT))"
+	@echo "make exps   - the DVC experiments side by side: the metrics and params that differ"
+	@echo "make plots  - dvc plots show: dvc_plots/index.html (drawn without network too)"
 	@echo "make flow   - the pipeline as a Prefect flow (MLflow parent run, promotion gate)"
 	@echo "make audit  - audit the champion (MODEL=path-or-models:/-URI to audit another)"
 	@echo "make serve  - serve the weekly training and nightly audit deployments (needs PREFECT_API_URL)"
@@ -53,8 +55,21 @@ browser:
 	@if command -v chromium >/dev/null; then exit 0; fi; \
 	$(call apt_install,chromium,install the Debian package chromium (the report test opens the report in it))
 
+# After the pipeline, the promotion gate (as `make flow` runs it): the export's @candidate
+# becomes @champion when its checks pass, so that `make audit` finds a champion.
 repro: setup
 	dvc repro
+	python -m pipeline promote
+
+# `dvc exp show` has a column per param (~300) and per dependency: keep those that differ between
+# the experiments, drop the dependencies' hashes (code, data, models; not the summary metrics). In a
+# terminal DVC pages the table with `less -RS` at its full width (scroll sideways); with --no-pager or
+# piped it squeezes the columns to the terminal's width, which turns wide tables into '…'.
+exps: $(VENV)/.installed
+	dvc exp show --only-changed --drop '^(audit|data|models|netinv|outputs|plots|stages)/|^metrics/[^:]*$$'
+
+plots: $(VENV)/.installed
+	dvc plots show
 
 flow: setup
 	python -m pipeline train

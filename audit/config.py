@@ -42,6 +42,34 @@ class LeakageProbeParams(Section):
     max_gap_ci_low: Threshold = Threshold(0.0, "warning")  # leakage when the interval lies above this
 
 
+class QualityGates(Section):
+    """What the samples must show beyond fidelity and confidence, which any degenerate inversion meets
+    (grey speckle the classifier is sure of): that a judge no choice was made on recognises them, and
+    that they reach the real data. Minimum requirements, none tuned on the held-out judge's number."""
+
+    # A majority of the samples recognised by the held-out judge (an MLP; chance is 1 / classes): below,
+    # the samples carry the classifier's shortcuts rather than its classes.
+    min_heldout_agreement: Threshold = Threshold(0.5, "critical")
+    # coverage / coverage_real: the samples must cover at least 1/25 of the real test images that as
+    # many real images cover. Measured on the Fashion-MNIST classifier at the default audit budget:
+    # its .pt inversion 0.086; its ONNX export's (no batch-norm prior) near-identical speckle 0.020.
+    min_coverage_ratio: Threshold = Threshold(0.04, "critical")
+
+
+class VerdictParams(Section):
+    """The verdict card of the pipeline's report (audit/verdict.py): what the metrics files must show
+    for each answer to pass. A missed critical threshold answers "fail", a missed warning "warn"."""
+
+    learned: QualityGates = QualityGates()  # the inversion's samples (metrics/inversion.json)
+    min_best_auroc: Threshold = Threshold(0.9, "critical")  # per OOD set, the best detector (the audit's probe: 0.9)
+    # per OOD set, the share the garbage class takes at its own decision rule (argmax): at least half,
+    # else most of that set is accepted as clothes when no detector threshold is tuned
+    min_rejection_rate: Threshold = Threshold(0.5, "warning")
+    max_id_rejection_rate: Threshold = Threshold(0.05, "warning")  # real test images sent to the garbage class
+    # leakage: the recovered-fraction gap's 95% interval lies above this (netinv.reconstruction.recovery)
+    max_recovered_ci_low: Threshold = Threshold(0.0, "critical")
+
+
 class AuditProfile(Section):
     """One audit profile: the inversion budget, the checks and their thresholds."""
 
@@ -52,6 +80,7 @@ class AuditProfile(Section):
     checks: SampleThresholds = SampleThresholds(  # a short inversion budget: looser thresholds
         min_confidence=Threshold(0.8, "critical"), min_fidelity=Threshold(0.9, "critical"),
         min_eval_agreement=Threshold(0.5, "warning"))
+    gates: QualityGates = QualityGates()  # set-level: the held-out judge, coverage against real images
     max_drop: dict[str, NonNegative] = {"fidelity": 0.05, "eval_agreement": 0.1}  # vs the previous audit
     probes: list[str] = ["ood", "leakage"]  # further probes by name (audit.probes.PROBES)
     ood: OodProbeParams = OodProbeParams()
@@ -66,6 +95,7 @@ class AuditParams(Section):
     experiment: str = "audits"
     data: str = "data/prepared"  # real reference images (the test split)
     evaluator: str = "models/evaluator.pt"  # the independent judge
+    heldout: str = "models/heldout.pt"  # the held-out judge (stage train@heldout), read by the gates
     reports: str = "reports/audits"
     profiles: dict[str, AuditProfile] = {"default": AuditProfile()}
 

@@ -1,12 +1,15 @@
 """The audit's first checks: invert the model under audit, measure the samples, validate them.
 
 The generator takes the profile's budget (`audit.profiles.NAME.invert` over `invert`); the
-samples are measured with netinv.metrics.inversion against the judge and real test images,
-and validated with validate_samples' suite under the profile's thresholds.
+samples are measured with netinv.metrics.inversion against both judges and real test images,
+and validated with validate_samples' suite under the profile's thresholds. The set-level
+gates on the held-out judge and coverage are audit.verdict's (`audit_gates`).
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +23,7 @@ from audit.model import AuditModel
 from netinv.config.inversion import InversionConfig, SamplingConfig
 from netinv.device import seed_everything
 from netinv.export import onnx_session
+from netinv.inversion.data_prior import add_data_stats_probes
 from netinv.inversion.generator import ConditionedGenerator
 from netinv.inversion.sampling import sample_balanced
 from netinv.inversion.trainer import train_generator
@@ -33,7 +37,10 @@ from netinv.validation.samples import (
     sample_table,
 )
 from netinv.validation.suite import run_checks
-from stages.config import Params, generator_config
+from stages.config import InvertParams, Params, generator_config
+
+log = logging.getLogger(__name__)
+PRIOR_PER_CLASS = 100  # real training images per class behind the probes' statistics
 
 
 @dataclass
@@ -49,23 +56,56 @@ def has_batch_norm(module: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
+def has_conv(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in module.modules())
+
+
+def prior_images(data: Prepared, per_class: int = PRIOR_PER_CLASS) -> np.ndarray:
+    """The first `per_class` training images of every class: the real data behind a data-stats prior."""
+    labels = data.train.labels
+    rows = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in np.unique(labels)])
+    return data.train.images[rows]
+
+
+def inversion_target(model: nn.Module, cfg: InvertParams, data: Prepared) -> tuple[nn.Module, InvertParams, str]:
+    """The module the generator trains against, the (possibly overridden) config and the prior's source.
+
+    Batch norm folded away by the ONNX export leaves no statistics for the BN prior: a copy of the
+    model gets identity probes after its convolutions and hidden linear layers, carrying the
+    statistics of real training images (netinv.inversion.data_prior), so the same prior applies;
+    the model itself stays untouched. A model without convolutions keeps the prior off."""
+    if not cfg.weights.bn:
+        return model, cfg, "off"
+    if has_batch_norm(model):
+        return model, cfg, "model"
+    if not has_conv(model):
+        cfg = cfg.overridden({"weights": {"bn": 0.0}}, "the audit of a model without batch norm or convolutions")
+        return model, cfg, "off"
+    probed = copy.deepcopy(model)
+    images = prior_images(data)
+    count = add_data_stats_probes(probed, images)
+    log.info("model without batch norm: the BN prior uses the statistics of %d layer outputs on %d real "
+             "training images", count, len(images))
+    return probed, cfg, "data"
+
+
 def real_reference(data: Prepared, per_class: int) -> tuple[np.ndarray, np.ndarray]:
     """At most `per_class` test images of every class (the real side of diversity / coverage)."""
     rows = np.concatenate([np.flatnonzero(data.test.labels == c)[:per_class] for c in np.unique(data.test.labels)])
     return data.test.images[rows], data.test.labels[rows]
 
 
-def invert(model: AuditModel, evaluator: nn.Module, data: Prepared, params: Params, profile_name: str,
-           device: torch.device) -> Inversion:
-    """Train a generator against the model under audit, sample it class-balanced, measure the samples."""
+def invert(model: AuditModel, evaluator: nn.Module, heldout: nn.Module, data: Prepared, params: Params,
+           profile_name: str, device: torch.device) -> Inversion:
+    """Train a generator against the model under audit, sample it class-balanced, measure the samples
+    (with `heldout`, the held-out judge: `eval_agreement_heldout`)."""
     profile = params.audit.get_profile(profile_name)
     cfg = params.audit_invert(profile_name)
-    if cfg.weights.bn and not has_batch_norm(model.module):  # ONNX export folds batch norm into the convolutions
-        cfg = cfg.overridden({"weights": {"bn": 0.0}}, "the audit of a model without batch norm")
+    target, cfg, bn_prior = inversion_target(model.module, cfg, data)  # ONNX export folds batch norm away
     seed_everything(params.seed)
     generator = ConditionedGenerator(generator_config(cfg, len(data.class_names), data.image_shape))
     started = time.perf_counter()
-    history = train_generator(generator, model.module, cfg.build(InversionConfig, seed=params.seed), device,
+    history = train_generator(generator, target, cfg.build(InversionConfig, seed=params.seed), device,
                               progress=False)
     seconds = time.perf_counter() - started
     images, labels = sample_balanced(generator, cfg.build(SamplingConfig), params.seed + 1, device)
@@ -73,7 +113,9 @@ def invert(model: AuditModel, evaluator: nn.Module, data: Prepared, params: Para
     session = onnx_session(model.onnx_path) if model.onnx_path is not None else None
     quality = inversion_quality(images, labels, model.module, evaluator, real_images, real_labels,
                                 len(data.class_names), device, onnx_session=session, seed=params.seed,
-                                control_images=data.train.images, control_labels=data.train.labels)
+                                control_images=data.train.images, control_labels=data.train.labels,
+                                heldout=heldout)
+    quality["bn_prior"] = bn_prior  # "model" | "data" | "off": where the BN prior's statistics came from
     return Inversion(images, labels, history, seconds, quality)
 
 

@@ -18,18 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from audit import report
+from audit.config import QualityGates
 from audit.inversion import Inversion
 from audit.model import AuditModel
 from audit.probes import REPORT_PROBE_TITLES, ProbeResult
+from audit.verdict import Verdict, audit_gates, audit_verdicts
 from netinv.atomic import save_figure, write_json, write_text
 from netinv.visual import class_overview
 from stages.config import Params
-from stages.tracking import flatten, git_commit, numeric_metrics, tracking_uri
+from stages.tracking import experiment_id, flatten, git_commit, numeric_metrics, tracking_uri
 
 log = logging.getLogger(__name__)
 MODEL_TAG = "netinv.audit.model"
-HEADLINE = ("fidelity", "fidelity_onnx", "eval_agreement", "coverage", "density", "precision", "recall",
-            "diversity_cosine", "pixel_spread_ratio", "fid_eval", "kid_eval")
+HEADLINE = ("fidelity", "fidelity_onnx", "eval_agreement", "eval_agreement_heldout", "coverage", "coverage_real",
+            "density", "precision", "recall", "diversity_cosine", "pixel_spread_ratio", "fid_eval", "kid_eval")
 
 
 @dataclass
@@ -45,6 +47,7 @@ class AuditResult:
     report_path: Path
     run_id: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)  # the card: what the model learned, OOD, leakage
 
 
 # --- against the previous audit -----------------------------------------------------------------
@@ -84,13 +87,17 @@ def compare(metrics: dict[str, float], tags: dict[str, str], previous: Any | Non
 
 # --- verdict and metrics ------------------------------------------------------------------------
 
-def verdict(validation: dict[str, Any], probes: Sequence[ProbeResult],
+def verdict(inversion: Inversion, gates: QualityGates, validation: dict[str, Any], probes: Sequence[ProbeResult],
             comparison: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(failures, warnings): the sample checks', each probe's and the comparison's."""
+    """(failures, warnings): the sample checks', the set-level gates' (held-out judge, coverage against
+    real images: what fidelity and confidence cannot show), each probe's and the comparison's."""
     failures = [f"sample check '{name}' failed (observed {validation['checks'][name]['observed']})"
                 for name in validation["critical_failures"]]
     warnings = [f"sample check '{name}' failed (observed {validation['checks'][name]['observed']})"
                 for name in validation["warnings"]]
+    gate_failures, gate_warnings = audit_gates(inversion.quality, gates)
+    failures += [f"gate: {f}" for f in gate_failures]
+    warnings += [f"gate: {w}" for w in gate_warnings]
     for probe in probes:
         failures += [f"{probe.name}: {f}" for f in probe.failures]
         warnings += [f"{probe.name}: {w}" for w in probe.warnings]
@@ -112,17 +119,28 @@ def audit_metrics(model: AuditModel, inversion: Inversion, validation: dict[str,
 
 # --- the report's sections ----------------------------------------------------------------------
 
+PROBE_HOW = {  # "How to read this" of the known probes' sections
+    "ood": ("Detectors fitted on the audited model's features score real test images against unfamiliar "
+            "inputs. AUROC says how well a score ranks unfamiliar inputs above real ones (1 perfect, 0.5 chance); "
+            "FPR@95TPR is the share of unfamiliar inputs still accepted when 95% of real ones are (lower is better)."),
+    "leakage": ("Reconstructions from the audited model are matched against its training images and against as "
+                "many held-out images of the same classes. Only the gap counts: an interval above 0 is leakage."),
+}
+
+
 def probe_sections(probes: Sequence[ProbeResult]) -> list[report.Section]:
     """The known probes in a fixed order ("not run" when the profile skips one), then the others."""
     by_name = {p.name: p for p in probes}
     sections = []
     for name, title in REPORT_PROBE_TITLES.items():
         if name in by_name and by_name[name].section is not None:
-            sections.append(by_name[name].section)
+            found = by_name[name].section
+            sections.append(dataclasses.replace(found, anchor=found.anchor or name, how=found.how or PROBE_HOW.get(name, "")))
         elif name in by_name:
-            sections.append(report.Section(title, tables=[report.metrics_table(by_name[name].metrics, title)]))
+            sections.append(report.Section(title, tables=[report.metrics_table(by_name[name].metrics, title)],
+                                           anchor=name, how=PROBE_HOW.get(name, "")))
         else:
-            sections.append(report.not_run(title, title))
+            sections.append(report.not_run(title, title, anchor=name, how=PROBE_HOW.get(name, "")))
     for probe in probes:
         if probe.name not in REPORT_PROBE_TITLES:
             sections.append(probe.section or report.Section(probe.name, tables=[
@@ -132,12 +150,15 @@ def probe_sections(probes: Sequence[ProbeResult]) -> list[report.Section]:
 
 def comparison_section(comparison: dict[str, Any]) -> report.Section:
     title = "Against the previous audit"
+    how = ("The headline metrics of this audit beside the previous audit of the same model reference; a drop "
+           "beyond the profile's max_drop fails the audit.")
     if comparison["previous_run_id"] is None:
-        return report.Section(title, status=report.NOT_RUN, note="No previous audit of this model reference.")
+        return report.Section(title, status=report.NOT_RUN, note="No previous audit of this model reference.",
+                              anchor="previous", how=how)
     rows = [[k, report.fmt(comparison["previous_metrics"][k]), report.fmt(comparison["previous_metrics"][k] + d),
-             f"{d:+.4g}"] for k, d in comparison["metric_deltas"].items() if k in HEADLINE]
+             f"{d:+.3g}"] for k, d in comparison["metric_deltas"].items() if k in HEADLINE]
     return report.Section(
-        title, status="failed" if comparison["failures"] else "ok",
+        title, status="failed" if comparison["failures"] else "ok", anchor="previous", how=how,
         note=(f"Previous audit {comparison['previous_run_id']} ({comparison['previous_time']}, verdict "
               f"{comparison.get('previous_verdict')}). Changed: {'; '.join(comparison['changes']) or 'nothing'}."),
         tables=[report.Table("Headline metrics", ["metric", "previous", "now", "change"], rows)])
@@ -145,21 +166,28 @@ def comparison_section(comparison: dict[str, Any]) -> report.Section:
 
 def audit_sections(model: AuditModel, inversion: Inversion, validation: dict[str, Any],
                    probes: Sequence[ProbeResult], comparison: dict[str, Any], out_dir: Path,
-                   failures: list[str], warnings: list[str]) -> list[report.Section]:
+                   failures: list[str], warnings: list[str], class_names: Sequence[str] = (),
+                   thresholds: Any = None) -> list[report.Section]:
+    """The audit's page below its verdict card; `class_names` name the per-class rows, `thresholds`
+    (the profile's `checks`) fill the validation table's threshold column."""
     facts = {"reference": model.reference, "sha256": model.sha256[:16], **model.registered, **model.checks}
     steps = inversion.history[-1]["step"] if inversion.history else 0
+    tables = [report.labelled_table(inversion.quality, report.INVERSION_SUMMARY, "Inversion, all classes")]
+    if isinstance(inversion.quality.get("per_class"), dict):
+        tables.append(report.inversion_class_table(inversion.quality, class_names))
     return [
-        report.Section("Model", tables=[report.metrics_table(facts, "Model under audit")]),
-        report.Section("Verdict", status="failed" if failures else "warning" if warnings else "ok",
-                       note=" ".join(failures + warnings) or "All checks pass."),
+        report.Section("Model", status=report.MEASURED, tables=[report.metrics_table(facts, "Model under audit")],
+                       anchor="model"),
+        report.Section("Checks and gates", status="failed" if failures else "warning" if warnings else "ok",
+                       note=" ".join(failures + warnings) or "All checks pass.", anchor="checks",
+                       how="Every failed check of this audit: a critical one fails the audit, a warning is reported."),
         report.Section(
-            "Network inversion", note=f"{len(inversion.images)} samples after {steps} generator steps "
-                                      f"({inversion.seconds:.0f} s)",
-            tables=[report.metrics_table({k: v for k, v in inversion.quality.items() if k != "per_class"},
-                                         "Inversion quality"),
-                    report.metrics_table(inversion.quality.get("per_class", {}), "Per class")],
-            figures=report.figure(out_dir / "overview.png", "Generated samples, one row per class")),
-        report.suite_section(validation, "Validation of the generated samples"),
+            "Network inversion", status=report.MEASURED, anchor="inversion", how=report.HOW_INVERSION,
+            note=f"{len(inversion.images)} samples after {steps} generator steps ({inversion.seconds:.0f} s)",
+            tables=tables,
+            figures=report.figure(out_dir / "overview.png", "Generated samples (left) beside real test images of "
+                                                            "the same class (right), one row per class")),
+        report.suite_section(validation, "Validation of the generated samples", thresholds),
         *probe_sections(probes),
         comparison_section(comparison),
     ]
@@ -181,7 +209,7 @@ def log_run(experiment: str, reference: str, tags: dict[str, str], profile_value
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment(experiment)
+    mlflow.set_experiment(experiment_id=experiment_id(mlflow.MlflowClient(), experiment))
     with mlflow.start_run(run_name=f"audit {reference}", tags=tags) as run:
         mlflow.log_params({k: str(v) for k, v in flatten("", profile_values).items()})
         mlflow.log_metrics(metrics)
@@ -206,21 +234,23 @@ def finish(model: AuditModel, inversion: Inversion, validation: dict[str, Any], 
             **({"model_version": model.registered["version"]} if "version" in model.registered else {}),
             **({"git_commit": c} if (c := git_commit()) else {}), **(extra_tags or {})}
     comparison = compare(metrics, tags, previous_audit(cfg.experiment, model.reference), profile.max_drop)
-    failures, warnings = verdict(validation, probes, comparison)
+    failures, warnings = verdict(inversion, profile.gates, validation, probes, comparison)
+    verdicts = audit_verdicts(inversion.quality, validation, {p.name: p.metrics for p in probes}, profile)
     # Written only now, after the previous audit was read from MLflow: a store that fails there
     # leaves no half-written report folder.
     save_figure(out_dir / "overview.png", class_overview(inversion.images, inversion.labels, class_names,
                                                          title=f"audit of {model.reference}"))
-    sections = audit_sections(model, inversion, validation, probes, comparison, out_dir, failures, warnings)
+    sections = audit_sections(model, inversion, validation, probes, comparison, out_dir, failures, warnings,
+                              class_names=class_names, thresholds=profile.checks)
     html = report.render(f"Audit of {model.reference}", sections,
                          meta=[("time", stamp), ("profile", profile_name), ("model sha256", model.sha256[:16])],
                          verdict="PASSED" if not failures else "FAILED: " + "; ".join(failures),
-                         verdict_ok=not failures)
+                         verdict_ok=not failures, verdicts=verdicts)
     report_path = out_dir / "report.html"
     write_text(report_path, html)
     summary = {"model": model.reference, "registered": model.registered, "sha256": model.sha256,
                "profile": profile_name, "passed": not failures, "failures": failures, "warnings": warnings,
-               "metrics": metrics, "validation": validation, "comparison": comparison,
+               "verdicts": [dataclasses.asdict(v) for v in verdicts], "metrics": metrics, "validation": validation, "comparison": comparison,
                "probes": [dataclasses.asdict(dataclasses.replace(p, section=None)) for p in probes],
                "host": socket.gethostname(), "worker_pid": os.getpid()}  # where it ran (audit_many fans out)
     write_json(out_dir / "audit.json", summary)
@@ -230,4 +260,4 @@ def finish(model: AuditModel, inversion: Inversion, validation: dict[str, Any], 
     log.info("audit of %s: %s (report %s, MLflow run %s)", model.reference,
              "passed" if not failures else "FAILED: " + "; ".join(failures), report_path, run_id)
     return AuditResult(model.reference, not failures, failures, warnings, metrics, tags, comparison, out_dir,
-                       report_path, run_id, summary)
+                       report_path, run_id, summary, verdicts)

@@ -9,7 +9,7 @@ the core (netinv.ood, netinv.reconstruction) on the audited model, returns metri
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from audit import report
 from audit.config import AuditProfile
 from audit.inversion import Inversion
 from audit.model import AuditModel
+from audit.verdict import Reading, audit_leakage_readings, audit_ood_readings, gate_messages
 from netinv.config.reconstruction import ReconstructionConfig, RecoveryConfig
 from netinv.errors import NetinvError
 from netinv.inversion.generator import ConditionedGenerator
@@ -85,12 +86,12 @@ def run_probes(context: ProbeContext) -> list[ProbeResult]:
     return [PROBES[name](context) for name in context.profile.probes]
 
 
-def judged(value: float, threshold: float, severity: str, message: str, result: ProbeResult,
-           higher_is_better: bool = True) -> None:
-    """Add `message` to the result's failures or warnings when `value` misses `threshold`."""
-    missed = value < threshold if higher_is_better else value > threshold
-    if missed:
-        (result.failures if severity == "critical" else result.warnings).append(message)
+def judged(result: ProbeResult, readings: Sequence[Reading]) -> None:
+    """Add the missed readings' messages to the result's failures (critical) or warnings: the same
+    readings as the verdict card's (audit.verdict), so that the card and the gate agree."""
+    failures, warnings = gate_messages(readings)
+    result.failures += failures
+    result.warnings += warnings
 
 
 @register_probe("ood")
@@ -114,14 +115,11 @@ def ood_probe(ctx: ProbeContext) -> ProbeResult:
         table[set_name] = {m: ood_metrics(id_scores[m], scores[m]) for m in detectors.methods}
     result = ProbeResult("ood", metrics={})
     for set_name, by_method in table.items():
-        best = max(by_method, key=lambda m: by_method[m]["auroc"])
-        result.metrics[f"{set_name}_best_auroc"] = by_method[best]["auroc"]
+        result.metrics[f"{set_name}_best_auroc"] = max(values["auroc"] for values in by_method.values())
         for method, values in by_method.items():
             result.metrics[f"{set_name}_{method}_auroc"] = values["auroc"]
             result.metrics[f"{set_name}_{method}_fpr95"] = values["fpr95"]
-        judged(by_method[best]["auroc"], cfg.min_auroc.value, cfg.min_auroc.severity,
-               f"no detector separates '{set_name}' from real test images (best AUROC "
-               f"{by_method[best]['auroc']:.3f} by {best} < {cfg.min_auroc.value})", result)
+    judged(result, audit_ood_readings(result.metrics, ctx.profile))
     rows = [[set_name, method, *(report.fmt(values[k]) for k in ("auroc", "aupr_in", "aupr_out", "fpr95"))]
             for set_name, by_method in table.items() for method, values in by_method.items()]
     result.section = report.Section(
@@ -158,10 +156,7 @@ def leakage_probe(ctx: ProbeContext) -> ProbeResult:
                     threshold=recon_cfg.ssim_threshold, bootstrap=recon_cfg.bootstrap, seed=ctx.params.seed)
     result = ProbeResult("leakage", metrics={k: float(v) for k, v in found.items() if isinstance(v, int | float)})
     kkt_verdict = _kkt_on_audited(ctx, recon_cfg, result)
-    gap, low, high = found["leakage_gap"], found["gap_ci_low"], found["gap_ci_high"]
-    judged(low, cfg.max_gap_ci_low.value, cfg.max_gap_ci_low.severity,
-           f"reconstructions are closer to training images than to held-out ones: SSIM gap {gap:+.4f} "
-           f"(95% CI [{low:+.4f}, {high:+.4f}])", result, higher_is_better=False)
+    judged(result, audit_leakage_readings(result.metrics, ctx.profile))
     rows = [[k, report.fmt(found[k])] for k in ("ssim_train_mean", "ssim_control_mean", "leakage_gap", "gap_ci_low",
                                                   "gap_ci_high", "gap_p_value", "matched_frac_train",
                                                   "matched_frac_control") if k in found]

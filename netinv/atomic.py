@@ -7,6 +7,12 @@ A process killed mid-write (SIGKILL runs no cleanup) leaves its temporary file b
 inside a directory output DVC would track it. The temporary name carries the writer's PID
 (`.NAME.PID.RANDOM.tmp`), so the next write into that directory removes the leftovers of
 writers that are gone (`clean_stale`), before anything can record the directory.
+
+`mkstemp` creates its file readable by its owner only (0600); the file moved into place gets
+the mode a plain `open(path, "w")` would give a new file, 0666 less the umask (0644 under the
+usual 022), so reports, metrics and MLflow artifacts (copied with their mode) stay readable from
+the host when a container writes them as another uid. The directories made on the way are
+0777 less the umask (0755).
 """
 
 from __future__ import annotations
@@ -49,6 +55,25 @@ def clean_stale(directory: str | Path, recursive: bool = False) -> list[Path]:
     return removed
 
 
+def umask() -> int:
+    """The process's umask, read without changing it (os.umask can only set it, which would
+    race with other threads creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # no /proc (not Linux): set and restore
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """What `open(path, "w")` gives a new file: 0666 less the umask."""
+    return 0o666 & ~umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success move it into place atomically."""
@@ -61,6 +86,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
+            os.fchmod(fh.fileno(), file_mode())  # mkstemp made it 0600
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     finally:

@@ -15,12 +15,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from netinv import distributed
 from netinv.config.models import TrainConfig
 from netinv.device import autocast
 from netinv.errors import TrainingDivergedError
+from netinv.progress import progress as progress_of
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,9 @@ def fit(model: nn.Module, train_images: np.ndarray, train_labels: np.ndarray, va
         started = time.perf_counter()
         order = torch.randperm(len(x_all), generator=generator)
         loss_sum, correct, seen = 0.0, 0, 0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress, leave=False)
+        # Off a terminal no lines: the caller logs one per epoch (on_epoch).
+        bar = progress_of(range(steps_per_epoch), f"epoch {epoch}/{config.epochs}", enabled=progress, lines=0,
+                          leave=False)
         for i in bar:
             idx = distributed.shard(order[i * config.batch_size : (i + 1) * config.batch_size])
             x = to_float(x_all[idx])

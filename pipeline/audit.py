@@ -5,12 +5,15 @@
 with the profile `profile` (default `audit.profile`): `audit.engine.prepare`, then the steps
 of `audit.engine.run`, one task each. The flow ends Failed, with the reasons in the state
 message, when a critical check fails; the report, the MLflow run (experiment
-`audit.experiment`) and a Prefect link + markdown artifact are written either way.
+`audit.experiment`) and a Prefect link + markdown artifact are written either way. Its result
+(the state's data, on failure too) is `result_summary`: the verdict card, every failure and
+warning, the MLflow run and the report, which `python -m pipeline audit` prints.
 `audit_many` runs whole audits (prepare + run) as tasks on a task runner.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from prefect.states import Failed
 from audit import engine, inversion, outcome, probes
 from pipeline import tracking as tr
 from stages.config import load_params
-from stages.tracking import check_store
+from stages.tracking import check_store, experiment_id
 
 
 @task(cache_policy=NO_CACHE)
@@ -37,10 +40,12 @@ def prepare_task(reference: str, params: Any, profile_name: str, work_dir: Path)
 
 @task(cache_policy=NO_CACHE)
 def invert_task(setup: engine.AuditSetup) -> inversion.Inversion:
-    done = inversion.invert(setup.model, setup.evaluator, setup.data, setup.params, setup.profile_name, setup.device)
+    done = inversion.invert(setup.model, setup.evaluator, setup.heldout, setup.data, setup.params,
+                            setup.profile_name, setup.device)
     q = done.quality
-    get_run_logger().info("inversion: fidelity %.3f, eval agreement %.3f, coverage %.3f (%.0f s)",
-                          q["fidelity"], q["eval_agreement"], q["coverage"], done.seconds)
+    get_run_logger().info("inversion: fidelity %.3f, eval agreement %.3f, held-out %.3f, coverage %.3f of real "
+                          "%.3f (%.0f s)", q["fidelity"], q["eval_agreement"], q["eval_agreement_heldout"],
+                          q["coverage"], q["coverage_real"], done.seconds)
     return done
 
 
@@ -80,12 +85,19 @@ def audit_production(model: str | None = None, profile: str | None = None, param
         results = probes_task(setup.probe_context(done))
         result = report_task(setup, done, validation, results, Path(reports or cfg.reports), tags)
     publish(reference, result)
-    summary = {"model": reference, "passed": result.passed, "failures": result.failures,
-               "mlflow_run_id": result.run_id, "report": str(result.report_path)}
+    summary = result_summary(reference, result)
     if not result.passed:
         get_run_logger().error("audit of %s failed: %s", reference, "; ".join(result.failures))
-        return Failed(message=f"audit of {reference} failed: {'; '.join(result.failures)}")
+        return Failed(message=f"audit of {reference} failed: {'; '.join(result.failures)}", data=summary)
     return summary
+
+
+def result_summary(reference: str, result: outcome.AuditResult) -> dict[str, Any]:
+    """What a caller of the flow needs (JSON-ready): the verdict card, every failure and warning, where
+    the report and the MLflow run are."""
+    return {"model": reference, "passed": result.passed,
+            "verdicts": [dataclasses.asdict(v) for v in result.verdicts], "failures": result.failures,
+            "warnings": result.warnings, "mlflow_run_id": result.run_id, "report": str(result.report_path)}
 
 
 def publish(reference: str, result: outcome.AuditResult) -> None:
@@ -94,6 +106,7 @@ def publish(reference: str, result: outcome.AuditResult) -> None:
     create_link_artifact(url, link_text=f"MLflow audit run of {reference}", key="mlflow-audit-run")
     lines = [f"# Audit of `{reference}`: {'passed' if result.passed else 'FAILED'}", "",
              f"MLflow run: [{url}]({url}) · report: `{result.report_path}`", ""]
+    lines += [f"- **{v.topic}**: {v.status} ({v.value}; {v.threshold}). {v.sentence}" for v in result.verdicts]
     lines += [f"- failure: {f}" for f in result.failures] + [f"- warning: {w}" for w in result.warnings]
     lines += ["", "| metric | value | change since previous audit |", "| --- | --- | --- |"]
     deltas = result.comparison["metric_deltas"]
@@ -110,8 +123,7 @@ def audit_one(reference: str, profile: str | None, params_file: str, reports: st
     with tempfile.TemporaryDirectory(prefix="netinv-audit-") as tmp:
         setup = engine.prepare(reference, params, profile, Path(tmp))
         result = engine.run(setup, Path(reports) if reports else None, tags)
-    return {"model": reference, "passed": result.passed, "failures": result.failures,
-            "mlflow_run_id": result.run_id, "report": str(result.report_path)}
+    return result_summary(reference, result)
 
 
 @flow(name="audit-many", log_prints=True)
@@ -126,7 +138,8 @@ def audit_many(models: list[str], profile: str | None = None, params_file: str =
 
     check_store()
     mlflow.set_tracking_uri(tr.tracking_uri())
-    mlflow.set_experiment(load_params(params_file).audit.experiment)  # create the store before the fan-out
+    # Create the store and the experiment (tagged for the classic ML view) before the fan-out.
+    mlflow.set_experiment(experiment_id=experiment_id(mlflow.MlflowClient(), load_params(params_file).audit.experiment))
     futures = [audit_one.submit(reference, profile, params_file, reports) for reference in models]
     results = [f.result() for f in futures]
     lines = ["| model | verdict | report |", "| --- | --- | --- |"]
@@ -134,7 +147,8 @@ def audit_many(models: list[str], profile: str | None = None, params_file: str =
     create_markdown_artifact("\n".join(lines), key="audit-many", description=f"{len(results)} audits")
     failed = [r for r in results if not r["passed"]]
     if failed:
-        return Failed(message="; ".join(f"audit of {r['model']} failed: {', '.join(r['failures'])}" for r in failed))
+        return Failed(message="; ".join(f"audit of {r['model']} failed: {', '.join(r['failures'])}" for r in failed),
+                      data=results)
     return results
 
 

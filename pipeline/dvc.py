@@ -2,8 +2,8 @@
 
 DVC's Python API is internal, so the CLI is the contract: the flow's stages are `dvc stage list
 --name-only dvc.yaml` (foreach expanded as DVC names them: train@classifier), ordered after the
-edges of `dvc dag --dot`, ties broken by DVC's listing order; other dvc.yaml files (ablation/)
-are in DVC's graph but not in the flow. Stages run as `dvc repro --single-item STAGE`, output
+edges of `dvc dag --dot`, ties broken by DVC's listing order (ablation/ is a DVC project of its
+own: neither in DVC's graph nor in the flow). Stages run as `dvc repro --single-item STAGE`, output
 streamed line by line; what a stage wrote is read from dvc.lock, DVC's own record of it.
 """
 

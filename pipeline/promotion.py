@@ -8,17 +8,28 @@ good as the champion (`max`: higher is better, `min`: lower is better, within
 `promotion.tolerance`). The champion's numbers are read from its own version tags; a
 metric the champion lacks cannot be compared and does not block. No champion yet: the
 candidate is promoted when its checks pass.
+
+Two callers run the gate: the training flow (`python -m pipeline train`) after its stages,
+and `python -m pipeline promote` (the last step of `make repro`) on what `dvc repro` built,
+so that `make repro` then `make audit` finds a champion.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-from stages.config import PromotionParams
+import yaml
+
+from pipeline import dvc
+from pipeline import tracking as tr
+from stages.config import Params, PromotionParams, load_params
 
 METRIC_TAG = "netinv.metric."
+ONNX_MD5_TAG = "netinv.onnx_md5"  # set by the export stage on the version it registers
 CANDIDATE, CHAMPION = "candidate", "champion"
 
 
@@ -33,6 +44,11 @@ class Decision:
     def describe(self) -> str:
         verb = "promoted" if self.promote else "not promoted"
         return f"candidate v{self.candidate_version} {verb}: " + "; ".join(self.reasons)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["promoted"] = out.pop("promote")
+        return out
 
 
 def compare_metrics(candidate: Mapping[str, float], champion: Mapping[str, float], policy: PromotionParams
@@ -115,3 +131,54 @@ def promote_candidate(client: Any, name: str, metrics: Mapping[str, float], chec
     decision.reasons.append("first champion" if champion is None else
                             f"at least as good as v{champion.version} on {', '.join(policy.metrics)}")
     return decision
+
+
+def candidate_metrics(files: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """The classifier's own metrics unprefixed (test_accuracy, ...), the others as STEM.key."""
+    summary = tr.summary_metrics(files)
+    return {k.removeprefix("classifier."): v for k, v in summary.items()}
+
+
+def validation_checks(files: Mapping[str, Mapping[str, Any]], policy: PromotionParams) -> dict[str, bool]:
+    """The sample validation's verdict (metrics/validation.json), when the policy requires it."""
+    if not policy.require_validation:
+        return {}
+    return {"validation": bool(files.get("validation", {}).get("success", False))}
+
+
+def promote_workspace(params_file: str = "params.yaml", lock_file: str | Path = "dvc.lock",
+                      reports: str | None = None) -> Decision:
+    """The gate on the workspace `dvc repro` built (what `make repro` runs after it).
+
+    The metrics are the JSON outputs dvc.lock records, the checks those of the training flow:
+    the sample validation, then (`promotion.audit_profile`) an audit of the candidate, run
+    here without Prefect. One more check guards against promoting the wrong model: the
+    candidate must be the workspace's export (the md5 the export stage tagged it with is the
+    one dvc.lock records for the .onnx), not one a `dvc exp run` of other params registered.
+    """
+    params = load_params(params_file)
+    policy, name = params.promotion, params.mlflow.registered_model
+    path = Path(lock_file)
+    recorded = ((yaml.safe_load(path.read_text()) or {}).get("stages") or {}) if path.is_file() else {}
+    outs = dvc.stage_outputs(recorded, path)
+    files = tr.read_metrics_files([out for out in outs if out.endswith(".json")])
+    client = tr.client()
+    checks = validation_checks(files, policy)
+    candidate = _by_alias(client, name, CANDIDATE)
+    exported = {o.get("md5") for stage in recorded.values() for o in stage.get("outs") or []
+                if str(o.get("path", "")).endswith(".onnx")}
+    tagged = (candidate.tags or {}).get(ONNX_MD5_TAG) if candidate is not None else None
+    if tagged and exported:
+        checks["workspace"] = tagged in exported
+    if policy.audit_profile is not None and all(checks.values()) and has_new_candidate(client, name):
+        checks["audit"] = audit_passes(params, f"models:/{name}@{CANDIDATE}", policy.audit_profile, reports)
+    return promote_candidate(client, name, candidate_metrics(files), checks, policy)
+
+
+def audit_passes(params: Params, reference: str, profile: str, reports: str | None) -> bool:
+    """The audit of `reference` with `profile` (report and MLflow run as any audit), passed or not."""
+    from audit.engine import prepare, run
+
+    with tempfile.TemporaryDirectory(prefix="netinv-audit-") as tmp:
+        result = run(prepare(reference, params, profile, Path(tmp)), Path(reports) if reports else None)
+    return bool(result.passed)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from stages import tracking as stage_tracking
 from stages.tracking import flatten, numeric_metrics, public_uri, tracking_uri
 
 UI_URL_ENV = "NETINV_MLFLOW_UI_URL"  # where people open the MLflow UI (`make ui`: http://127.0.0.1:5000)
@@ -22,9 +23,8 @@ def client() -> Any:
 
 
 def experiment_id(name: str) -> str:
-    c = client()
-    found = c.get_experiment_by_name(name)
-    return found.experiment_id if found is not None else c.create_experiment(name)
+    """Experiment `name`'s id, created if needed, tagged for MLflow 3's classic ML view."""
+    return stage_tracking.experiment_id(client(), name)
 
 
 def start_parent_run(experiment: str, run_name: str, tags: Mapping[str, str | None]) -> str:
@@ -55,11 +55,13 @@ def child_runs(parent_run_id: str) -> list[Any]:
 
 
 def read_metrics_files(paths: list[str]) -> dict[str, dict[str, Any]]:
-    """{file stem: parsed JSON} for the metrics files that exist."""
+    """{file stem: parsed JSON} for the metrics files that exist. The stages' summaries (metrics/summary/
+    STEM.json, the few numbers `dvc metrics show` reads) are left out: each repeats numbers of the full
+    file of the same stem, which it would otherwise replace."""
     out = {}
     for path in paths:
         p = Path(path)
-        if p.suffix == ".json" and p.is_file():
+        if p.suffix == ".json" and p.is_file() and p.parent.name != "summary":
             out[p.stem] = json.loads(p.read_text())
     return out
 

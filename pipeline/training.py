@@ -2,8 +2,9 @@
 
 One MLflow parent run per flow run (tags: git commit, dvc.lock hash before and after,
 Prefect flow-run id); each stage's run is its child (the id goes to the stage processes
-in NETINV_MLFLOW_PARENT_RUN_ID). DVC decides what to skip: stages that `dvc status`
-reports unchanged before anything ran are not even started. A Prefect link artifact
+in NETINV_MLFLOW_PARENT_RUN_ID, and in NETINV_REPRO_ID as their `netinv.repro` tag). DVC
+decides what to skip: stages that `dvc status` reports unchanged before anything ran are
+not even started. A Prefect link artifact
 points at the MLflow run, a markdown artifact summarises the stages and metrics.
 """
 
@@ -20,9 +21,21 @@ from prefect.cache_policies import NO_CACHE
 from netinv.errors import ConfigError
 from pipeline import dvc
 from pipeline import tracking as tr
-from pipeline.promotion import has_new_candidate, promote_candidate
+from pipeline.promotion import (
+    candidate_metrics,
+    has_new_candidate,
+    promote_candidate,
+    validation_checks,
+)
 from stages.config import load_params
-from stages.tracking import PARENT_RUN_ENV, check_store, git_commit, tracking_uri
+from stages.tracking import (
+    PARENT_RUN_ENV,
+    REPRO_ENV,
+    REPRO_TAG,
+    check_store,
+    git_commit,
+    tracking_uri,
+)
 
 TRANSIENT = ("Unable to acquire lock", "database is locked", "Connection refused", "timed out")
 
@@ -44,8 +57,8 @@ def run_stage(stage: str, parent_run_id: str | None) -> str:
     """`dvc repro --single-item STAGE`, its output in the task's log; ran | skipped | restored."""
     logger = get_run_logger()
     env = {"MLFLOW_TRACKING_URI": tracking_uri()}
-    if parent_run_id:
-        env[PARENT_RUN_ENV] = parent_run_id
+    if parent_run_id:  # each stage its own `dvc repro`: the parent run is what groups them
+        env[PARENT_RUN_ENV] = env[REPRO_ENV] = parent_run_id
     lines = dvc.repro_stage(stage, logger.info, env=env)
     return dvc.outcome(stage, lines)
 
@@ -56,15 +69,7 @@ def promotion_gate(registered_model: str, metrics: dict[str, float], checks: dic
     params = load_params(params_file)
     decision = promote_candidate(tr.client(), registered_model, metrics, checks, params.promotion)
     get_run_logger().info(decision.describe())
-    return {"promoted": decision.promote, "candidate_version": decision.candidate_version,
-            "champion_version": decision.champion_version, "reasons": decision.reasons,
-            "comparison": decision.comparison}
-
-
-def candidate_metrics(files: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """The classifier's own metrics unprefixed (test_accuracy, ...), the others as STEM.key."""
-    summary = tr.summary_metrics(files)
-    return {k.removeprefix("classifier."): v for k, v in summary.items()}
+    return decision.as_dict()
 
 
 @flow(name="training-pipeline", log_prints=True)
@@ -84,6 +89,7 @@ def training_pipeline(params_file: str = "params.yaml", dvc_file: str = "dvc.yam
     parent = tr.start_parent_run(params.mlflow.experiment, f"pipeline {runtime.flow_run.name or ''}".strip(), {
         "netinv.stage": "pipeline", "git_commit": git_commit(), "dvc_lock_hash": dvc.lock_hash(),
         "prefect.flow_run_id": flow_run_id})
+    tr.client().set_tag(parent, REPRO_TAG, parent)  # the tag its stages' runs carry too
     url = tr.run_url(parent)
     create_link_artifact(url, link_text="MLflow run of this pipeline", key="mlflow-pipeline-run")
     outcomes: dict[str, str] = {}
@@ -128,9 +134,7 @@ def training_pipeline(params_file: str = "params.yaml", dvc_file: str = "dvc.yam
 def gate(params_file: str, params: Any, files: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Checks of the candidate (sample validation, its audit), then the promotion gate."""
     policy = params.promotion
-    checks: dict[str, bool] = {}
-    if policy.require_validation:
-        checks["validation"] = bool(files.get("validation", {}).get("success", False))
+    checks = validation_checks(files, policy)
     if policy.audit_profile is not None and has_new_candidate(tr.client(), params.mlflow.registered_model):
         from pipeline.audit import audit_production
 

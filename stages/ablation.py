@@ -3,7 +3,7 @@
 `run`: one cell (a mode and `none` / `cosine` / `orthogonality` / `both`): a generator
 trained with `invert`'s settings and the overrides of `ablation.invert`, its samples measured like the
 `invert` stage's. `summarise`: the table of all cells (`metrics/inversion_ablation.json`)
-and a plot. Run all with `dvc repro ablation/dvc.yaml`.
+and a plot. Run all with `dvc --cd ablation repro` (ablation/ is a DVC project of its own).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def measure_cell(args, params, cfg) -> dict:
                                 heldout=heldout)
     student = distill(classifier, fixed_source(images), (data.val.images, data.val.labels),
                       (data.test.images, data.test.labels), params.distill.build(StudentConfig, **data.model_shape()),
-                      params.distill.build(DistillConfig, seed=params.seed), device)
+                      params.distill.build(DistillConfig, seed=params.seed), device, progress_lines=False)
     return {"steps": cfg.generator_steps, "train_seconds": train_seconds, **{k: quality[k] for k in REPORTED if k in quality},
             "student_accuracy_samples": student.test_accuracy, "student_accuracy_samples_val": student.val_accuracy}
 
@@ -151,4 +151,5 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    runner.run(main)
+    runner.run(main, stage=lambda argv: {"summarise": "ablation", "summarise-mechanisms": "ablation_mechanisms"}
+               .get(argv[0] if argv else ""))  # the cells log nothing of their own

@@ -8,16 +8,19 @@ generator's architecture and losses), `reconstruct.*` (the leakage probe), `seed
 `pipeline.audit.audit_production` does step by step: invert the model, validate the samples,
 run the profile's probes, compare with the previous audit of the same reference, write
 `REPORTS/STAMP-MODEL/report.html` and `audit.json`, log an MLflow run in `audit.experiment`.
-Prints the report's path; exits 1 with the reasons when a critical check fails.
+Prints the verdict (PASS / FAIL, the three answers, every failure and warning) to stderr and the
+report's path to stdout; exits 1 with the reasons when a critical check fails.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from audit.engine import AuditFailed, prepare, run
+from audit.verdict import verdict_text
 from stages import runner
 from stages.config import load_params
 
@@ -33,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="netinv-audit-") as tmp:
         setup = prepare(args.model or params.audit.model, params, args.profile, Path(tmp))
         result = run(setup, args.reports)
+    print(verdict_text(f"audit of {result.reference}", result.passed, result.verdicts, result.failures,
+                       result.warnings), file=sys.stderr)
     print(f"report: {result.report_path}")
     if not result.passed:
         raise AuditFailed(f"audit of {result.reference} failed: {'; '.join(result.failures)}")

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from audit.config import AuditParams
+from audit.config import AuditParams, VerdictParams
 from netinv.config import Device, NonNegative
 from netinv.config.data import DataConfig
 from netinv.config.distill import DistillConfig, StudentConfig
@@ -95,10 +95,11 @@ class AblationParams(Section):
 
 
 class ReportParams(Section):
-    """The HTML report: how many per-class grids it embeds."""
+    """The HTML report: how many per-class grids it embeds, and what its verdict card holds the metrics to."""
 
     max_grids: int = 10
     title: str = "netinv report"
+    verdicts: VerdictParams = VerdictParams()  # audit.verdict.pipeline_verdicts
 
 
 class PromotionParams(Section):

@@ -48,6 +48,7 @@ log = logging.getLogger("stages.distill")
 # metric name of each student's test accuracy; its validation accuracy is the same name + "_val"
 STUDENTS = {"samples": "student_accuracy_samples", "online": "student_accuracy_online",
             "real": "real_same_count", "noise": "noise_floor"}
+HEADLINES = tuple(STUDENTS.values())  # --summary (dvc metrics show): the four students' test accuracies
 
 
 def load_samples(path: Path) -> np.ndarray:
@@ -78,7 +79,8 @@ def sources(args: argparse.Namespace, params: Params, data: Prepared,
 
 def main(argv: Sequence[str] | None = None) -> None:
     p = common.parser(__doc__, classifier="the teacher", generator="", samples="samples.npz of the invert stage",
-                      data=common.DATA, metrics="", plots="directory for the learning curves")
+                      data=common.DATA, metrics="", summary=common.SUMMARY,
+                      plots="directory for the learning curves")
     args, params = common.parse(p, argv)
     cfg = params.distill
     data, device = common.prepared_on(args.data, cfg.device, params.seed)
@@ -97,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     metrics = summary(results, student, config, accuracy(teacher, test, device), count)
     metrics.update(seconds=time.perf_counter() - started, device=str(device), threads=torch.get_num_threads())
     write_json(args.metrics, metrics)
+    common.write_summary(args.summary, metrics, HEADLINES)
     write_csv(args.plots / "curves.csv", [{"source": name, **row} for name, r in results.items() for row in r.history])
+    write_csv(args.plots / "val_accuracy.csv", val_accuracy_table(results))
     logged = {"distill": cfg.model_dump(), "seed": params.seed,
               "invert": {k: getattr(params.invert, k) for k in ("sample_temperature", "sample_with_dropout")}}
     with stage_run("distill", params.mlflow.experiment, logged) as mlflow:
@@ -108,6 +112,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         mlflow.log_metrics(numeric_metrics(metrics))
         mlflow.log_artifact(str(args.metrics))
         mlflow.log_artifact(str(args.plots / "curves.csv"))
+
+
+def val_accuracy_table(results: dict[str, DistillResult]) -> list[dict[str, float]]:
+    """The learning curves side by side, for dvc.yaml's plot of one line per source: a row per
+    evaluated step, `step` then each source's validation accuracy (the sources share the steps)."""
+    steps = [row["step"] for row in next(iter(results.values())).history]
+    for name, result in results.items():
+        if [row["step"] for row in result.history] != steps:
+            raise ValueError(f"the {name} student was evaluated at other steps than the others")
+    return [{"step": step, **{name: r.history[i]["val_accuracy"] for name, r in results.items()}}
+            for i, step in enumerate(steps)]
 
 
 def summary(results: dict[str, DistillResult], student: StudentConfig, config: DistillConfig,
@@ -125,4 +140,4 @@ def summary(results: dict[str, DistillResult], student: StudentConfig, config: D
 
 
 if __name__ == "__main__":
-    runner.run(main, section="distill")
+    runner.run(main, section="distill", stage="distill")

@@ -15,8 +15,10 @@ import argparse
 import logging
 import resource
 import time
+import warnings
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from netinv import distributed
@@ -26,16 +28,18 @@ from netinv.device import describe, resolve_device, seed_everything
 from netinv.export import onnx_session
 from netinv.inversion.generator import ConditionedGenerator
 from netinv.inversion.sampling import sample_balanced
-from netinv.inversion.trainer import train_generator
+from netinv.inversion.trainer import generate, train_generator
 from netinv.metrics.inversion import inversion_quality
 from netinv.models import load_model, save_model
 from netinv.splits import Prepared, load_prepared
 from netinv.visual import beside_real, class_overview, grid_image
 from stages import common, runner
 from stages.config import Params, generator_config
-from stages.tracking import numeric_metrics, stage_run
+from stages.tracking import log_pyfunc, numeric_metrics, stage_run
 
 log = logging.getLogger("stages.invert")
+# --summary (dvc metrics show): what the samples show of the classifier, and how much of the data they cover
+HEADLINES = ("fidelity", "eval_agreement", "eval_agreement_heldout", "coverage", "coverage_real", "pixel_spread_ratio")
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -47,7 +51,8 @@ def peak_memory_mb(device: torch.device) -> float:
 def main(argv: Sequence[str] | None = None) -> None:
     p = common.parser(__doc__, classifier="", onnx="", evaluator="", heldout="the held-out judge", data=common.DATA,
                       generator="generator model file to write", samples="directory for samples.npz and grids",
-                      metrics="", plots="", checkpoint="resumable training state (kept out of DVC)")
+                      metrics="", summary=common.SUMMARY, plots="",
+                      checkpoint="resumable training state (kept out of DVC)")
     args, params = common.parse(p, argv)
     cfg = params.invert
 
@@ -108,6 +113,7 @@ def invert_and_write(args: argparse.Namespace, params: Params, data: Prepared, d
                                      f"coverage {metrics['coverage']:.2f}",
                                real_images=data.test.images, real_labels=data.test.labels))
     write_json(args.metrics, metrics)
+    common.write_summary(args.summary, metrics, HEADLINES)
     write_csv(args.plots / "losses.csv", history)
     with stage_run("invert", params.mlflow.experiment, {"invert": cfg.model_dump(), "seed": params.seed}) as mlflow:
         for record in history:
@@ -116,8 +122,28 @@ def invert_and_write(args: argparse.Namespace, params: Params, data: Prepared, d
         mlflow.log_artifact(str(args.samples / "overview.png"))
         mlflow.log_artifacts(str(grids), artifact_path="grids")
         mlflow.log_artifact(str(args.metrics))
+        log_generator(mlflow, args.generator, generator, cfg, data.class_names)
     args.checkpoint.unlink(missing_ok=True)  # the outputs are written: the next run starts afresh
 
 
+def log_generator(mlflow, path, generator: ConditionedGenerator, cfg, class_names: tuple[str, ...]) -> None:
+    """The generator as an MLflow model (pyfunc: it takes a latent and a conditioning code, not
+    one tensor): intended labels in, uint8 images out, with the stage's sampling settings as
+    default params; signature and example from a real call of the trained generator."""
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    settings = {"seed": 0, "temperature": float(cfg.sample_temperature), "dropout": bool(cfg.sample_with_dropout)}
+    example = pd.DataFrame({"label": np.arange(min(2, len(class_names)), dtype=np.int64)})
+    images = generate(generator, torch.tensor(example["label"].to_numpy()), settings["temperature"],
+                      settings["seed"], torch.device("cpu"), dropout=settings["dropout"]).numpy()
+    with warnings.catch_warnings():  # labels are never missing: MLflow's hint about integer columns is moot
+        warnings.filterwarnings("ignore", message=".*integer column")
+        signature = infer_signature(example, images, params=settings)
+    log_pyfunc(mlflow, "generator", "pyfunc_generator.py", {"generator": str(path)}, signature, (example, settings),
+               ("torch", "numpy", "pandas", "pydantic"), metadata={"class_names": list(class_names)},
+               model_config=settings)
+
+
 if __name__ == "__main__":
-    runner.run(main, section="invert")
+    runner.run(main, section="invert", stage="invert")

@@ -22,6 +22,8 @@ from stages import common, runner
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.prepare")
+# --summary (dvc metrics show): the split sizes and the failed data checks, counted by severity
+HEADLINES = ("images.train", "images.val", "images.test", "critical_failures", "warnings")
 
 
 def split_profile(images: np.ndarray, labels: np.ndarray, class_names: Sequence[str]) -> dict:
@@ -34,8 +36,15 @@ def split_profile(images: np.ndarray, labels: np.ndarray, class_names: Sequence[
     }
 
 
+def headlines(profile: dict, validation: dict) -> dict:
+    """What --summary takes of metrics/data_profile.json and metrics/data_validation.json."""
+    return {"images": {name: split["count"] for name, split in profile["splits"].items()},
+            **{key: len(validation[key]) for key in ("critical_failures", "warnings")}}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    p = common.parser(__doc__, out=common.DATA, profile="data profile JSON", validation="expectation results JSON")
+    p = common.parser(__doc__, out=common.DATA, profile="data profile JSON", validation="expectation results JSON",
+                      summary=common.SUMMARY)
     args, params = common.parse(p, argv)
     cfg = params.data
 
@@ -69,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     write_json(args.profile, profile)
     write_json(args.validation, outcome.as_dict())
+    common.write_summary(args.summary, headlines(profile, outcome.as_dict()), HEADLINES)
     with stage_run("prepare", params.mlflow.experiment, {"data": cfg.model_dump(), "seed": params.seed}) as mlflow:
         mlflow.log_metrics(numeric_metrics({"splits": {k: v["count"] for k, v in profile["splits"].items()}}))
         mlflow.log_metric("data_checks_passed", float(outcome.success))
@@ -86,4 +96,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    runner.run(main, section="data")
+    runner.run(main, section="data", stage="prepare")

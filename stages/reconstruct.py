@@ -154,6 +154,12 @@ def write_recovery(outputs: Path, data: Prepared, control_split: str, name: str,
         title=f"{name}: gap {m['leakage_gap']:.3f} [{m['gap_ci_low']:.3f}, {m['gap_ci_high']:.3f}]"))
 
 
+def headline_keys(full: dict[str, Any]) -> list[str]:
+    """--summary (dvc metrics show): the verdicts' number, recovered training minus control images, of
+    each attacked model in metrics/reconstruction.json (the positive control, the audited model)."""
+    return [f"{name}.recovered_gap" for name in ("positive_control", "audited_model") if name in full]
+
+
 def write_outputs(args: argparse.Namespace, data: Prepared, control: str, results: dict[int, dict[str, Any]],
                   runs: dict[str, dict[str, Any]], held_out: str) -> None:
     """Per size and per attacked model: the reconstructions, both index sets and pictures; then the metrics
@@ -174,15 +180,16 @@ def write_outputs(args: argparse.Namespace, data: Prepared, control: str, result
     for name, r in runs.items():
         write_recovery(args.outputs, data, held_out, name, r)
     rows = leakage_rows(r["metrics"] for r in results.values())
-    write_json(args.metrics, {**{str(size): r["metrics"] for size, r in results.items()},
-                              **{name: r["metrics"] for name, r in runs.items()}})
+    full = {**{str(size): r["metrics"] for size, r in results.items()}, **{name: r["metrics"] for name, r in runs.items()}}
+    write_json(args.metrics, full)
+    common.write_summary(args.summary, full, headline_keys(full))
     write_csv(args.plots / "leakage.csv", rows)
     save_figure(args.plots / "leakage.png", leakage_figure(rows))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     p = common.parser(__doc__, data=common.DATA, outputs="directory for the per-size outputs", metrics="",
-                      plots="directory for leakage.png and leakage.csv",
+                      summary=common.SUMMARY, plots="directory for leakage.png and leakage.csv",
                       checkpoint="finished sizes, reused on rerun (kept out of DVC)")
     p.add_argument("--classifier", type=Path, default=None,
                    help="the audited classifier (models/classifier.pt): attacked too when reconstruct.audited_model "
@@ -213,4 +220,4 @@ if __name__ == "__main__":
     runner.run(main, section={
         "CNNConfig": "reconstruct.target", "TargetConfig": "reconstruct.target", "TrainConfig": "reconstruct.target",
         "PositiveControlConfig": "reconstruct.positive_control", "AuditedModelConfig": "reconstruct.audited_model",
-        "KKTConfig": "reconstruct.positive_control.attack", "": "reconstruct"})
+        "KKTConfig": "reconstruct.positive_control.attack", "": "reconstruct"}, stage="reconstruct")

@@ -15,15 +15,18 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 
 from netinv.errors import DatasetError, NetinvError
-from stages.config import Params
+from netinv.progress import quiet_off_terminal
+from stages.config import Params, load_params
 from stages.schema import valid_keys
-from stages.tracking import check_store, redact
+from stages.tracking import check_store, redact, stage_started
 
 USER_ERRORS = (NetinvError,)  # ParamsError and the tracking store's errors are NetinvErrors too
 
 # Where a stage's core configs come from in params.yaml: one section for all of them, or a
 # core config type name -> section ("" for the rest), e.g. {"InversionConfig": "invert", "": "ood"}.
 Sections = str | Mapping[str, str]
+# A stage's MLflow run name, or a function of its command line giving it (None: no run).
+StageName = str | Callable[[Sequence[str]], str | None]
 
 
 def parser(description: str | None) -> argparse.ArgumentParser:
@@ -48,20 +51,37 @@ def debugging(argv: Sequence[str] | None) -> bool:
 
 
 def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None, *,
-        section: Sections | None = None) -> None:
+        section: Sections | None = None, stage: StageName | None = None) -> None:
+    """Run a stage's `main`: the tracking store checked first, then, for a `stage` (its MLflow
+    run name, or a function of the command line giving it, None for a command that logs
+    nothing), the stage's MLflow run opened before `main` and ended with it (`stage_started`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    quiet_off_terminal()  # a log file keeps every redraw of a library's progress bar
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
     for noisy in ("alembic", "mlflow", "great_expectations", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
         check_store()
-        main(argv)
+        name = stage(args) if callable(stage) else stage
+        if name is None or {"-h", "--help"} & set(args):
+            main(argv)
+        else:
+            with stage_started(name, experiment(args)):
+                main(argv)
     except USER_ERRORS as exc:
         if debugging(argv):
             raise
         print(f"error: {redact(explain(exc, section))}\n(--debug shows the full traceback)", file=sys.stderr)
         sys.exit(1)
+
+
+def experiment(argv: Sequence[str]) -> str:
+    """The MLflow experiment of the params file the command line names (`--params`)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--params", default="params.yaml")
+    return load_params(p.parse_known_args(list(argv))[0].params).mlflow.experiment
 
 
 def explain(exc: BaseException, section: Sections | None = None) -> str:

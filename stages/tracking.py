@@ -1,5 +1,8 @@
 """MLflow for stages: one run per stage execution, child of a flow's run when there is one.
 
+The run opens when the stage starts (the runner's `stage_started`) and ends with the stage:
+FINISHED, FAILED or KILLED. Every run carries `netinv.repro`, shared by all stages of one
+`dvc repro` (`repro_id`), and the experiment is tagged for MLflow 3's classic ML view.
 Tracking URI: `MLFLOW_TRACKING_URI` when set (the Makefile sets an absolute SQLite path,
 so `dvc exp run --temp` copies still log to the project's store), else
 `sqlite:///<cwd>/mlflow.db`. A stage that DVC restores from its run-cache does not run,
@@ -10,12 +13,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
+import hashlib
 import json
 import logging
 import os
 import re
+import signal
 import subprocess
-from collections.abc import Iterator, Mapping
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -24,8 +32,9 @@ from urllib.request import Request, urlopen
 
 from netinv.errors import NetinvError
 
-__all__ = ["PARENT_RUN_ENV", "TrackingUnavailableError", "check_store", "flatten", "git_commit", "numeric_metrics",
-           "public_uri", "redact", "stage_run", "tracking_uri"]
+__all__ = ["PARENT_RUN_ENV", "REPRO_ENV", "REPRO_TAG", "TrackingUnavailableError", "check_store", "experiment_id",
+           "flatten", "git_commit", "log_live", "log_pyfunc", "log_splits", "numeric_metrics", "public_uri", "redact", "repro_id",
+           "stage_run", "stage_started", "tracking_uri"]
 
 PARENT_RUN_ENV = "NETINV_MLFLOW_PARENT_RUN_ID"
 log = logging.getLogger("stages.tracking")
@@ -39,9 +48,9 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
 # --- the tracking store's check: run before any work by every stage and flow --------------------
-# A stage logs to MLflow at its end and an audit after minutes of inversion: without this check a
-# dead server, a server that is not MLflow, or one that refuses the credentials would cost the
-# whole run first. The check speaks MLflow's REST API (an `/health` that answers 200 proves
+# A stage logs its results at its end and an audit after minutes of inversion: without this check
+# a dead server, a server that is not MLflow, or one that refuses the credentials would cost the
+# whole run first (or leave a stage working without its run). The check speaks MLflow's REST API (an `/health` that answers 200 proves
 # nothing: any web server may have one) with the credentials MLflow itself would send, and every
 # message names the server without them (`redact`). Local stores (SQLite, file) need no check.
 
@@ -189,9 +198,213 @@ def late_failures() -> tuple[type[BaseException], ...]:
     return MlflowException, requests.RequestException, ConnectionError, TimeoutError
 
 
+# --- the stage's run: opened by the runner before the work, ended with the stage's fate ------------
+# A run opened at the stage's end would time milliseconds for a ten-minute stage and leave
+# nothing of a stage that crashed. So the runner (stages/runner.py) opens it before `main`
+# and ends it FINISHED, FAILED (an exception) or KILLED (Ctrl+C, SIGTERM); the stage's
+# `stage_run` at its end logs its params and results into that open run. Called without
+# the runner (tests, notebooks), `stage_run` opens and ends a run of its own, as before.
+
+REPRO_ENV = "NETINV_REPRO_ID"
+REPRO_TAG = "netinv.repro"
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"  # MLflow 3's UI: the ML, not GenAI, view
+
+
+class Terminated(SystemExit):
+    """SIGTERM while a stage's run is open: exits 143 (the shell's code for it), the run KILLED."""
+
+
+_open: dict[str, Any] = {"run_id": None, "warned": False, "live_failed": False}
+
+
+def repro_id() -> str:
+    """What groups the runs of one `dvc repro` (tag `netinv.repro`), identical for all its stages.
+
+    1. `NETINV_REPRO_ID` when set: the Prefect flow sets its parent run's id (each stage is
+       a `dvc repro --single-item` of its own there); anyone may set one to group more.
+    2. Else the `dvc` process that runs this stage: DVC starts every stage of one `dvc repro`
+       (or of one `dvc exp run`) as a child of the same process, so its pid with its start
+       time (and the boot id: pids are reused) names exactly that repro and no other. A
+       content hash (dvc.yaml, params.yaml, git commit) would not: two repros of the same
+       code and params would share it, and the runs of a crash and of its rerun would mix.
+    3. Else (a stage run by hand, no /proc outside Linux): this process alone.
+    """
+    return os.environ.get(REPRO_ENV) or _process_repro_id()
+
+
+@functools.cache  # one value per process: the runner's run and a fallback run of `stage_run` agree
+def _process_repro_id() -> str:
+    pid = _dvc_ancestor()
+    key = f"{_boot_id()}:{pid}:{_start_ticks(pid)}" if pid else f"{_boot_id()}:{os.getpid()}:{time.time_ns()}"
+    return ("dvc-" if pid else "process-") + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _proc(pid: int, name: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/{name}").read_bytes()
+    except OSError:
+        return b""
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name (which may hold spaces): state, ppid, ..."""
+    return _proc(pid, "stat").decode(errors="replace").rpartition(")")[2].split()
+
+
+def _start_ticks(pid: int) -> str:
+    fields = _stat(pid)
+    return fields[19] if len(fields) > 19 else ""  # field 22 of stat: start time since boot
+
+
+def _dvc_ancestor(limit: int = 8) -> int | None:
+    """The nearest ancestor process that is `dvc` (its console script, or python -m dvc)."""
+    pid = os.getppid()
+    for _ in range(limit):
+        if pid <= 1:
+            return None
+        argv = [a.decode(errors="replace") for a in _proc(pid, "cmdline").split(b"\0") if a]
+        if any(Path(a).name in ("dvc", "dvc.exe") for a in argv[:2]) or argv[1:3] == ["-m", "dvc"]:
+            return pid
+        fields = _stat(pid)
+        if len(fields) < 2:
+            return None
+        pid = int(fields[1])
+    return None
+
+
+def run_tags(stage: str) -> dict[str, str]:
+    """The tags of every stage run: the stage, the repro it belongs to, the code's commit."""
+    tags = {"netinv.stage": stage, REPRO_TAG: repro_id()}
+    if commit := git_commit():
+        tags["git_commit"] = commit
+    if dvc_stage := os.environ.get("DVC_STAGE"):
+        tags["netinv.dvc_stage"] = dvc_stage  # as DVC names it: train@classifier, ablation/dvc.yaml:cell@...
+    return tags
+
+
+def experiment_id(client: Any, name: str) -> str:
+    """The id of experiment `name`, created if needed, tagged for MLflow 3's classic ML view
+    (`mlflow.experimentKind` = `custom_model_development`: without it the UI may open the
+    experiment in its GenAI view of traces and prompts)."""
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        return client.create_experiment(name, tags={KIND_TAG: KIND})
+    if found.tags.get(KIND_TAG) != KIND:
+        client.set_experiment_tag(found.experiment_id, KIND_TAG, KIND)
+    return found.experiment_id
+
+
+def _start(mlflow: Any, stage: str, experiment: str) -> Any:
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_experiment(experiment_id=experiment_id(mlflow.MlflowClient(), experiment))
+    parent = os.environ.get(PARENT_RUN_ENV) or None
+    return mlflow.start_run(run_name=stage, tags=run_tags(stage), parent_run_id=parent, nested=parent is not None)
+
+
+def main_process() -> bool:
+    """Rank 0 of a torchrun launch, or a plain process: only it has a run (and writes outputs)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM (a `kill`, a cancelled flow) ends the stage like Ctrl+C does, so its run is ended too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated(128 + signum)
+
+    before = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+@contextlib.contextmanager
+def stage_started(stage: str, experiment: str) -> Iterator[None]:
+    """The stage's run, open while the stage works: started now (so its start time is the
+    stage's), ended FINISHED when the body returns, KILLED on Ctrl+C or SIGTERM, FAILED on
+    any other exception (which goes on unchanged).
+
+    The store was checked just before (`check_store`); should the run still not open, the
+    stage works on and `stage_run` logs a run of its own at the end. A store that fails
+    at the end costs the run's status, never the stage (see `stage_run`).
+    """
+    import mlflow
+
+    if not main_process():
+        yield
+        return
+    try:
+        run = _start(mlflow, stage, experiment)
+    except late_failures() as exc:
+        log.warning("could not open the MLflow run of stage %s before its work (%s); it is logged at its end",
+                    stage, _reason(exc))
+        yield
+        return
+    _open.update(run_id=run.info.run_id, warned=False, live_failed=False)
+    status = "FAILED"
+    try:
+        with _sigterm_raises():
+            yield
+        status = "FINISHED"
+    except (KeyboardInterrupt, Terminated):
+        status = "KILLED"
+        raise
+    except SystemExit as exc:
+        status = "FINISHED" if exc.code in (None, 0) else "FAILED"
+        raise
+    finally:
+        warned = _open["warned"]
+        _open.update(run_id=None)
+        try:
+            mlflow.end_run(status)
+        except late_failures() as exc:
+            if not warned and status == "FINISHED":
+                _warn_unlogged(stage, exc)
+            else:
+                log.warning("could not mark the MLflow run of stage %s %s (%s)", stage, status, _reason(exc))
+
+
+def opened_run(mlflow: Any) -> Any | None:
+    """The run the runner opened for this stage, when it is the active one."""
+    active = mlflow.active_run()
+    return active if active is not None and active.info.run_id == _open["run_id"] else None
+
+
+def log_live(metrics: Mapping[str, float], step: int) -> bool:
+    """Log `metrics` into the stage's open run while the stage works (an epoch's loss, say);
+    False when there is none (called without the runner, another rank, the store failed):
+    the stage then logs them with the rest at its end."""
+    if _open["run_id"] is None or _open["live_failed"]:
+        return False
+    import mlflow
+
+    try:
+        mlflow.log_metrics(dict(metrics), step=step)
+    except late_failures() as exc:
+        _open["live_failed"] = True
+        log.warning("live MLflow logging failed (%s): the stage logs at its end", _reason(exc))
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def stage_run(stage: str, experiment: str, params: Mapping[str, Any]) -> Iterator[Any]:
-    """Start an MLflow run for `stage`, log its params and tags; yield the mlflow module.
+    """Log `params` into the stage's run and yield the mlflow module to log its results.
+
+    Under the runner that run is already open (`stage_started`): it is used, and ended by
+    the runner. Without it, a run is started here and ended when the block ends.
 
     Stages write their outputs first, then log here. The store was checked before any work
     (`check_store`), so what fails here is a server that went away during the stage: the
@@ -201,17 +414,17 @@ def stage_run(stage: str, experiment: str, params: Mapping[str, Any]) -> Iterato
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri())
-    tags = {"netinv.stage": stage}
-    if commit := git_commit():
-        tags["git_commit"] = commit
-    parent = os.environ.get(PARENT_RUN_ENV) or None
     yielded = False
     try:
-        mlflow.set_experiment(experiment)
-        with mlflow.start_run(run_name=stage, tags=tags, parent_run_id=parent, nested=parent is not None):
-            flat = {k: str(v) for k, v in flatten("", params).items()}
-            if flat:
-                mlflow.log_params(flat)
+        if opened_run(mlflow) is not None:
+            _log_params(mlflow, params)
+            yielded = True
+            yield mlflow
+            return
+        mlflow.set_experiment(experiment_id=experiment_id(mlflow.MlflowClient(), experiment))
+        parent = os.environ.get(PARENT_RUN_ENV) or None
+        with mlflow.start_run(run_name=stage, tags=run_tags(stage), parent_run_id=parent, nested=parent is not None):
+            _log_params(mlflow, params)
             yielded = True
             yield mlflow
     except late_failures() as exc:
@@ -220,8 +433,55 @@ def stage_run(stage: str, experiment: str, params: Mapping[str, Any]) -> Iterato
             yield Unlogged()
 
 
+def _log_params(mlflow: Any, params: Mapping[str, Any]) -> None:
+    flat = {k: str(v) for k, v in flatten("", params).items()}
+    if flat:
+        mlflow.log_params(flat)
+
+
+def log_splits(mlflow: Any, directory: Path, data: Any) -> None:
+    """The prepared splits as the run's inputs (`mlflow.log_input`: name, digest, source, schema
+    and row count; not their content). The digest is the md5 of the split's file, as DVC
+    records it in the directory's manifest, so a run names the exact data it read."""
+    from mlflow.data import from_numpy
+
+    for split, context in (("train", "training"), ("val", "validation"), ("test", "testing")):
+        path = (Path(directory) / f"{split}.npz").resolve()
+        ds = getattr(data, split)
+        digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest() if path.is_file() else None
+        dataset = from_numpy(ds.images, source=str(path), targets=ds.labels,
+                             name=f"{data.meta.get('dataset', 'data')}-{split}", digest=digest)
+        mlflow.log_input(dataset, context=context)
+
+
+def pins(*distributions: str) -> list[str]:
+    """`NAME==VERSION` of the installed `distributions` (a local version label like +cpu dropped)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name).split('+')[0]}" for name in distributions]
+
+
+def log_pyfunc(mlflow: Any, name: str, code: str, artifacts: Mapping[str, str], signature: Any, input_example: Any,
+               requirements: Sequence[str], metadata: Mapping[str, Any] | None = None,
+               model_config: Mapping[str, Any] | None = None) -> Any:
+    """Log a netinv object that is no plain nn.Module as an MLflow pyfunc model, from code: the
+    file `stages/CODE` (kept with the model, run to load it) and `artifacts` (its weights, as
+    netinv's safe files). The pinned `requirements` are given, not inferred (MLflow would load
+    the model in a subprocess to guess them); the netinv package itself must be installed."""
+    return mlflow.pyfunc.log_model(
+        name=name, python_model=str(Path(__file__).with_name(code)), artifacts=dict(artifacts), signature=signature,
+        input_example=input_example, pip_requirements=pins(*requirements),
+        metadata={"requires": "the netinv package (pip install -e . in the netinv project)", **(metadata or {})},
+        model_config=dict(model_config) if model_config else None)
+
+
+def _reason(exc: BaseException) -> str:
+    return redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+
+
 def _warn_unlogged(stage: str, exc: BaseException) -> None:
-    reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    _open["warned"] = True
+    reason = _reason(exc)
     message = (f"MLflow logging of stage {stage} failed after its outputs were written ({reason}); the "
                f"outputs are kept, so that DVC records them, and the stage's MLflow run at "
                f"{public_uri(tracking_uri())} is missing or incomplete: once the server is back, "

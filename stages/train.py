@@ -30,19 +30,24 @@ from netinv.training import fit, predict_logits
 from stages import common, runner
 from stages.config import Params
 from stages.schema import Section
-from stages.tracking import numeric_metrics, stage_run
+from stages.tracking import log_live, log_splits, numeric_metrics, stage_run
 
 log = logging.getLogger("stages.train")
 ROLES = {"classifier": (CNNConfig, CNNClassifier), "evaluator": (ResNetConfig, SmallResNet),
          "heldout": (MLPConfig, MLPJudge)}
+HEADLINES = ("test_accuracy", "val_accuracy", "worst_class_accuracy")  # --summary: dvc metrics show
 
 
 def section_for(params: Params, role: str) -> Section:
     return getattr(params, role)
 
 
+def epoch_metrics(record) -> dict[str, float]:
+    return {k: v for k, v in record.as_dict().items() if k != "epoch"}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    p = common.parser(__doc__, data=common.DATA, model="model file to write", metrics="",
+    p = common.parser(__doc__, data=common.DATA, model="model file to write", metrics="", summary=common.SUMMARY,
                       plots="directory for curves and confusion matrix")
     p.add_argument("role", choices=sorted(ROLES))
     args, params = common.parse(p, argv)
@@ -61,10 +66,16 @@ def train_and_write(args: argparse.Namespace, params: Params, section: Section, 
     config = section.build(TrainConfig, seed=params.seed)
     log.info("training %s (%s, %d parameters) on %s", args.role, network.__name__,
              sum(p.numel() for p in model.parameters()), describe(device))
+    live: set[int] = set()  # epochs logged to the stage's open MLflow run as they ended
+
+    def on_epoch(r) -> None:
+        log.info("epoch %d: loss %.4f, val accuracy %.4f (%.1fs)", r.epoch, r.train_loss, r.val_accuracy, r.seconds)
+        if log_live(epoch_metrics(r), r.epoch):
+            live.add(r.epoch)
+
     started = time.perf_counter()
     history = fit(model, data.train.images, data.train.labels, data.val.images, data.val.labels, config, device,
-                  on_epoch=lambda r: log.info("epoch %d: loss %.4f, val accuracy %.4f (%.1fs)",
-                                              r.epoch, r.train_loss, r.val_accuracy, r.seconds))
+                  on_epoch=on_epoch)
     train_seconds = time.perf_counter() - started
     if not distributed.is_main():
         return
@@ -85,6 +96,7 @@ def train_and_write(args: argparse.Namespace, params: Params, section: Section, 
     save_model(args.model, model, meta={"role": args.role, "dataset": data.meta["dataset"],
                                         "class_names": list(data.class_names), "test_accuracy": report["test_accuracy"]})
     write_json(args.metrics, metrics)
+    common.write_summary(args.summary, metrics, HEADLINES)
     write_csv(args.plots / "training.csv", [r.as_dict() for r in history])
     predicted = logits.argmax(1)
     write_csv(args.plots / "confusion.csv",
@@ -96,8 +108,10 @@ def train_and_write(args: argparse.Namespace, params: Params, section: Section, 
 
     logged = {args.role: section.model_dump(), "seed": params.seed, "dataset": data.meta["dataset"]}
     with stage_run(f"train_{args.role}", params.mlflow.experiment, logged) as mlflow:
+        log_splits(mlflow, args.data, data)
         for record in history:
-            mlflow.log_metrics({k: v for k, v in record.as_dict().items() if k != "epoch"}, step=record.epoch)
+            if record.epoch not in live:
+                mlflow.log_metrics(epoch_metrics(record), step=record.epoch)
         mlflow.log_metrics(numeric_metrics(metrics))
         mlflow.log_artifact(str(args.plots / "confusion.png"))
         mlflow.log_artifact(str(args.model))
@@ -110,4 +124,5 @@ def train_and_write(args: argparse.Namespace, params: Params, section: Section, 
 if __name__ == "__main__":
     import sys
 
-    runner.run(main, section=next((a for a in sys.argv[1:] if a in ROLES), None))  # a role
+    runner.run(main, section=next((a for a in sys.argv[1:] if a in ROLES), None),  # a role
+               stage=lambda argv: next((f"train_{a}" for a in argv if a in ROLES), None))

@@ -2,7 +2,8 @@
 
 Params: `validate_samples.*` (each threshold with a severity). Inputs: the samples, the
 classifier, the evaluator and the prepared data (the real reference). Outputs: the
-per-sample table (CSV), `metrics/validation.json` and Data Docs (static HTML). A failed
+per-sample table (CSV), `metrics/validation.json` and Data Docs (static HTML that needs no
+network; the run is named `samples-SHA-TIME` by the samples file's SHA-256). A failed
 critical expectation fails the stage, naming each failure and its observed value.
 """
 
@@ -27,11 +28,12 @@ from netinv.validation.samples import (
     sample_checks,
     sample_table,
 )
-from netinv.validation.suite import run_checks
+from netinv.validation.suite import file_run_name, run_checks
 from stages import common, runner
 from stages.tracking import stage_run
 
 log = logging.getLogger("stages.validate_samples")
+HEADLINES = ("critical_failures", "warnings")  # --summary (dvc metrics show): failed expectations by severity
 
 
 class SampleValidationError(NetinvError):
@@ -46,9 +48,15 @@ def load_samples(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise NetinvError(f"{path} is missing or not a samples file ({exc}); rerun `dvc repro invert`") from exc
 
 
+def headlines(result: dict) -> dict[str, int]:
+    """What --summary takes of metrics/validation.json: its failed expectations, counted."""
+    return {key: len(result[key]) for key in HEADLINES}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     p = common.parser(__doc__, samples="samples.npz of the invert stage", classifier="", evaluator="",
-                      data=common.DATA, table="per-sample table (CSV)", metrics="", docs="Data Docs directory")
+                      data=common.DATA, table="per-sample table (CSV)", metrics="", summary=common.SUMMARY,
+                      docs="Data Docs directory")
     args, params = common.parse(p, argv)
     cfg = params.validate_samples
 
@@ -64,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     real_distance = float(np.nanmean(nearest_same_class_distance(data.test.images[rows], data.test.labels[rows])))
     checks = sample_checks(len(data.class_names), cfg.build(SampleThresholds), pixel_mean_partition(data.train.images),
                            real_distance)
-    outcome = run_checks(table, checks, "generated_samples", docs_dir=args.docs)
+    outcome = run_checks(table, checks, "generated_samples", docs_dir=args.docs,
+                         run_name=file_run_name("samples", args.samples))  # Data Docs: which samples, when
 
     with atomic_path(args.table) as tmp:
         table.to_csv(tmp, index=False)
@@ -74,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                            "mean_confidence": float(table.classifier_confidence.mean()),
                            "mean_nearest_same_class_distance": float(table.nearest_same_class_distance.mean())}}
     write_json(args.metrics, result)
+    common.write_summary(args.summary, headlines(result), HEADLINES)
     with stage_run("validate_samples", params.mlflow.experiment, {"validate_samples": cfg.model_dump()}) as mlflow:
         mlflow.log_metrics({"validation_passed": float(outcome.success),
                             "critical_failures": float(len(outcome.failed("critical"))),
@@ -93,4 +103,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    runner.run(main, section="validate_samples")
+    runner.run(main, section="validate_samples", stage="validate_samples")

@@ -10,20 +10,19 @@ teaches what the teacher does say about it. Accuracy is measured on the validati
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from netinv.config.distill import DistillConfig, StudentConfig
 from netinv.device import autocast
 from netinv.distill.sources import Source
 from netinv.errors import TrainingDivergedError
 from netinv.models.student import LeNetStudent
+from netinv.progress import progress
 from netinv.training import kd_loss, predict_logits, random_translate, to_float
 
 Split = tuple[np.ndarray, np.ndarray]  # uint8 images (N, C, H, W), int labels (N,)
@@ -64,9 +63,10 @@ def _batch(source: Source, config: DistillConfig, rng: torch.Generator, augment_
 
 
 def distill(teacher: nn.Module, source: Source, val: Split, test: Split, student: StudentConfig,
-            config: DistillConfig, device: torch.device) -> DistillResult:
+            config: DistillConfig, device: torch.device, progress_lines: bool = True) -> DistillResult:
     """Train a fresh student of `student`'s architecture on `source` alone for `config.steps`
-    AdamW steps (one-cycle schedule) and measure it on `val` and `test`. The teacher is frozen."""
+    AdamW steps (one-cycle schedule) and measure it on `val` and `test`. The teacher is frozen.
+    `progress_lines=False` keeps the bar on a terminal but logs no progress lines elsewhere."""
     started = time.perf_counter()
     model = new_student(student, config.seed).to(device).train()
     teacher.to(device).eval()
@@ -76,7 +76,7 @@ def distill(teacher: nn.Module, source: Source, val: Split, test: Split, student
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.steps)
     history: list[dict[str, float]] = []
     loss_sum, seen = 0.0, 0
-    bar = tqdm(range(1, config.steps + 1), desc="distill", disable=not sys.stderr.isatty(), leave=False)
+    bar = progress(range(1, config.steps + 1), "distill", leave=False, lines=10 if progress_lines else 0)
     for step in bar:
         x = _batch(source, config, rng, augment_rng, device)
         with torch.no_grad(), autocast(device):

@@ -1,4 +1,5 @@
-"""Training the conditioned generator against a frozen classifier (method.md §1).
+"""Training the conditioned generator against a frozen classifier (docs/method.md, "Inversion with a
+conditioned generator").
 
 One plain loop: sample conditioning and latents, generate, classify, add the weighted
 losses, step. Every `checkpoint_every` steps the whole state (generator, optimiser, step,
@@ -18,7 +19,6 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from netinv import distributed
 from netinv.checkpoint import load_checkpoint, save_checkpoint
@@ -39,6 +39,7 @@ from netinv.inversion.losses import (
     total_variation,
 )
 from netinv.models.student import LeNetStudent
+from netinv.progress import progress as progress_of
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "netinv.inversion-checkpoint/1"
@@ -252,8 +253,8 @@ def train_generator(
     started = time.perf_counter()
     try:
         with FeatureTap(classifier, config.feature_layers) as tap:
-            bar = tqdm(range(start, config.generator_steps), desc="inversion", disable=not progress,
-                       initial=start, total=config.generator_steps)
+            bar = progress_of(range(start, config.generator_steps), "inversion", enabled=progress, initial=start,
+                              total=config.generator_steps)
             for step in bar:
                 terms, batch = inversion_losses(generator, classifier, tap, bn_prior, config, rng, device, forward,
                                                 extras)

@@ -1,5 +1,5 @@
 """Distribution distance in a classifier's feature space: FID and KID, overall and per class
-(docs/evaluation.md, "distribution distance").
+(docs/evaluation.md, "Distribution distance").
 
 The pipeline embeds once (netinv.metrics.quality.embed_and_predict) and calls
 `frechet_distance` / `kernel_inception_distance` on the features; `fid_kid_with_extractor`
@@ -172,7 +172,7 @@ def distribution_distance(
     seed: int = 0,
 ) -> dict[str, Any]:
     """FID and KID in the evaluation classifier's feature space, overall and per class
-    (docs/evaluation.md, "distribution distance"). Classes with fewer than 2 generated or
+    (docs/evaluation.md, "Distribution distance"). Classes with fewer than 2 generated or
     real rows are left out of `per_class` and listed in `skipped_classes`."""
     features = check_features(features, "features")
     real_features = check_features(real_features, "real_features")

@@ -1,7 +1,7 @@
 """Within-set diversity: mean pairwise cosine of features, SSIM and pixel distance of images.
 
 Each statistic is meant to be read beside the same statistic on real test images of the
-class (see docs/evaluation.md, "Inversion quality"). Images are uint8 (N, C, H, W).
+class (see docs/evaluation.md, "Diversity within a class"). Images are uint8 (N, C, H, W).
 """
 
 from __future__ import annotations

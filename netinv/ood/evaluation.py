@@ -29,6 +29,8 @@ class Evaluation:
     metrics: dict[str, Any]
     roc_rows: list[dict[str, Any]] = field(default_factory=list)
     curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    id_scores: dict[str, np.ndarray] = field(default_factory=dict)  # {method: scores of the ID test inputs}
+    ood_scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # {ood_set: {method: scores}}
 
     def aurocs(self) -> dict[str, dict[str, float]]:
         """{method: {ood_set: AUROC}}, without the per-method mean."""
@@ -64,6 +66,7 @@ def evaluate_detector(detector: OodDetector, classifier: nn.Module, test_images:
     id_scores = detector.score(test_images)
     ood_scores = {name: detector.score(images) for name, images in ood_sets.items()}
     evaluation = method_tables(id_scores, ood_scores, detector.methods)
+    evaluation.id_scores, evaluation.ood_scores = id_scores, ood_scores  # for the histograms and accepted inputs
     methods = evaluation.metrics["methods"]
     test_probs = class_probs(model, test_images, device)
     plain_logits = class_probs(classifier, test_images, device)

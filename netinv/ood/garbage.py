@@ -1,4 +1,5 @@
-"""OOD detection through inversion: an (n+1)-class classifier with a "garbage" class (method.md §3).
+"""OOD detection through inversion: an (n+1)-class classifier with a "garbage" class (docs/method.md,
+"Out-of-distribution detection").
 
 The loop (Suhail, Tang, Sethi 2025, "Network Inversion for Uncertainty-Aware OOD Detection"):
 1. the garbage pool starts as noise (Gaussian and uniform);

@@ -1,4 +1,5 @@
-"""OOD metrics, with the conventions of evaluation.md stated once, here and in every output.
+"""OOD metrics, with the conventions of docs/evaluation.md ("OOD detection") stated once, here and in
+every output.
 
 Scores: higher = more likely OOD. In-distribution (ID) is the *positive* class for the
 acceptance threshold: FPR@95TPR is the fraction of OOD inputs accepted as ID when the
@@ -9,6 +10,7 @@ OpenOOD v1.5 treat OOD as positive, which flips that number: we do not.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
@@ -71,8 +73,38 @@ def roc_points(id_scores: np.ndarray, ood_scores: np.ndarray, max_points: int = 
     return fpr, tpr
 
 
+def roc_tables(curves: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
+               digits: int = 6) -> dict[str, list[dict[str, float]]]:
+    """{ood_set: rows {fpr, METHOD: tpr, ...}}: each set's ROC curves on one shared FPR grid, so that
+    a plot of the method columns against `fpr` draws one line per method (curves[method][ood_set] =
+    (fpr, tpr), as `roc_points` gives them).
+
+    The grid is every FPR at which some method's curve has a point; between its own points a
+    method's TPR is read off its curve linearly, and where its curve rises vertically (several
+    points at one FPR) the highest TPR is kept."""
+    methods = list(curves)
+    sets = list(next(iter(curves.values()))) if methods else []
+    tables = {}
+    for name in sets:
+        own = {m: _upper_envelope(*curves[m][name]) for m in methods}
+        grid = np.unique(np.concatenate([[0.0, 1.0], *(fpr for fpr, _ in own.values())]))
+        columns = {m: np.interp(grid, fpr, tpr) for m, (fpr, tpr) in own.items()}
+        tables[name] = [{"fpr": round(float(x), digits), **{m: round(float(columns[m][i]), digits) for m in methods}}
+                        for i, x in enumerate(grid)]
+    return tables
+
+
+def _upper_envelope(fpr: np.ndarray, tpr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One point per distinct FPR, the highest TPR there, in increasing FPR (what np.interp needs)."""
+    unique, inverse = np.unique(np.asarray(fpr, dtype=np.float64), return_inverse=True)
+    best = np.full(len(unique), -np.inf)
+    np.maximum.at(best, inverse, np.asarray(tpr, dtype=np.float64))
+    return unique, best
+
+
 def uncertainty(probs: np.ndarray) -> np.ndarray:
-    """UE(p) = 1 - sum_i (p_i - 1/K)^2 / sum_i (delta_ik - 1/K)^2, k = argmax p (method.md §3).
+    """UE(p) = 1 - sum_i (p_i - 1/K)^2 / sum_i (delta_ik - 1/K)^2, k = argmax p (docs/method.md,
+    "Out-of-distribution detection").
 
     0 for a one-hot p, 1 for the uniform p. The denominator is (1 - 1/K)^2 + (K - 1)/K^2 = 1 - 1/K.
     """

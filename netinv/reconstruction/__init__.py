@@ -1,4 +1,5 @@
-"""Training-data reconstruction and its honest measurement (method.md §4).
+"""Training-data reconstruction and its honest measurement (docs/method.md, "Training-data reconstruction";
+the measurement: docs/evaluation.md, "Reconstruction").
 
 `objective`: the loss terms; `reconstruct`: fitting a conditioned generator to them;
 `subsets`: class-balanced training subsets and held-out controls; `target`: the small

@@ -1,4 +1,4 @@
-"""Is a reconstruction a *training* image, or just an image of its class? (method.md §4)
+"""Is a reconstruction a *training* image, or just an image of its class? (docs/evaluation.md, "Reconstruction")
 
 Every reconstruction is compared with the training subset of its class AND with a
 held-out control of the same class and count that the target never saw. A reconstruction

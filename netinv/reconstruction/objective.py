@@ -1,7 +1,7 @@
 """The reconstruction objective: push inverted samples from *like* the training data towards it.
 
-method.md §4. A classifier treats its training points differently from other inputs of
-their class, in three ways that an inversion can exploit:
+docs/method.md, "Training-data reconstruction". A classifier treats its training points
+differently from other inputs of their class, in three ways that an inversion can exploit:
 
 - **higher confidence**: ``L_conf = KL(onehot(y) || softmax(C(x)))`` (a "hot" target,
   where inversion uses a soft vector);

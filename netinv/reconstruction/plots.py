@@ -71,6 +71,9 @@ def leakage_figure(rows: Sequence[dict]):
     right.axhline(0.0, color="grey", lw=0.8)
     right.set(xscale="log", xlabel="training-set size", ylabel="train minus control", title="leakage")
     right.legend(fontsize=8)
+    for ax in (left, right):  # sizes span decades (100, 1,000, 10,000): a log axis, ticked at the sizes
+        ax.set_xticks(sizes, [f"{size:,}" for size in sizes])
+        ax.minorticks_off()
     fig.tight_layout()
     return fig
 

@@ -60,6 +60,7 @@ def test_repro_writes_every_output(workspace):
     assert distill["seconds"] > 0 and distill["num_samples"] == 200 and distill["student"]["parameters"] > 0
     assert distill["real_same_count"] > distill["noise_floor"]  # the ceiling above the floor, even tiny
     assert (work / "plots/distill/curves.csv").read_text().startswith("source,")
+    assert (work / "plots/distill/val_accuracy.csv").read_text().startswith("step,samples,online,real,noise")
     validation = read_json(work / "metrics/validation.json")
     assert validation["success"] is True and "eval_agreement" in validation["checks"]
     assert (work / "reports/data_docs/index.html").is_file()
@@ -75,6 +76,8 @@ def test_repro_writes_every_output(workspace):
     assert (work / "plots/ood/roc.png").read_bytes()[:4] == b"\x89PNG"
     assert (work / "outputs/ood/pool_rounds.png").read_bytes()[:4] == b"\x89PNG"
     assert (work / "plots/ood/roc.csv").read_text().startswith("method,ood_set,fpr,tpr")
+    for name in ("mnist", "gaussian", "uniform"):  # one table per set, a column per method: dvc.yaml's ROC plot
+        assert (work / f"plots/ood/roc/{name}.csv").read_text().startswith("fpr,garbage,garbage_ue,msp,")
     assert not (work / "checkpoints/ood/rounds.pt").exists()
     recon = read_json(work / "metrics/reconstruction.json")
     assert set(recon) == {"30", "60", "positive_control", "audited_model"}
@@ -130,10 +133,19 @@ def test_every_stage_logged_to_mlflow_and_the_model_is_a_candidate(workspace):
     assert by_name["train_classifier"].data.params["classifier.epochs"] == "3"
     assert by_name["export_onnx"].data.metrics["argmax_agreement"] == 1.0
     assert all(r.info.status == "FINISHED" for r in runs)
+    assert len({r.data.tags["netinv.repro"] for r in runs}) == 1  # one `dvc repro`, one group
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     version = client.get_model_version_by_alias("netinv-classifier", "candidate")
     assert version.run_id == by_name["export_onnx"].info.run_id
-    logged = client.get_logged_model(by_name["train_classifier"].outputs.model_outputs[0].model_id)
-    assert logged.name == "pytorch"
+    assert len(json.loads(version.tags["class_names"])) == 10 and version.description
+    mlflow.set_tracking_uri(f"sqlite:///{work / 'mlflow.db'}")  # models:/ URIs resolve in the global store
+    signature = mlflow.models.get_model_info(f"models:/netinv-classifier/{version.version}").signature
+    assert signature.inputs.inputs[0].shape == (-1, 1, 28, 28) and signature.outputs.inputs[0].shape == (-1, 10)
+    logged = {stage: client.get_logged_model(by_name[stage].outputs.model_outputs[0].model_id).name
+              for stage in ("train_classifier", "invert", "ood")}
+    assert logged == {"train_classifier": "pytorch", "invert": "generator", "ood": "ood_detector"}
+    inputs = by_name["train_classifier"].inputs.dataset_inputs
+    assert {i.dataset.name for i in inputs} == {"fashion_mnist-train", "fashion_mnist-val", "fashion_mnist-test"}
 
 
 def test_ood_score_command_on_a_real_format_file(workspace):
@@ -148,6 +160,29 @@ def test_ood_score_command_on_a_real_format_file(workspace):
     (work / "scores.npz").unlink()
 
 
+def test_dvc_views_stay_readable(workspace):
+    """What people type after a run: `dvc metrics show` (the stages' summaries only, each under 160
+    columns), `dvc dag` (the pipeline without the ablation), `dvc plots show` (every plot loads)."""
+    work, env, _ = workspace
+    summaries = sorted((work / "metrics/summary").glob("*.json"))
+    assert {p.stem for p in summaries} == {"data", "classifier", "evaluator", "heldout", "onnx", "inversion",
+                                           "distill", "validation", "ood", "reconstruction"}
+    for path in summaries:
+        rel = str(path.relative_to(work))
+        lines = run(["dvc", "metrics", "show", rel], work, env).stdout.splitlines()
+        assert len(lines) == 2 and max(map(len, lines)) <= 160, (rel, lines)
+    everything = run(["dvc", "metrics", "show"], work, env).stdout.splitlines()
+    assert len(everything) == 1 + len(summaries)  # a row per summary: the full files are outs, not metrics
+    assert max(map(len, everything)) < 700  # every summary's columns side by side (the full files: 18,789)
+    dag = run(["dvc", "dag"], work, env).stdout
+    assert "cell@" not in dag and "mechanism" not in dag  # ablation/ is a DVC project of its own
+    assert max(map(len, dag.splitlines())) <= 400  # the pipeline's 11 stages; with the ablation: 1,787
+    shown = json.loads(run(["dvc", "plots", "show", "--json"], work, env).stdout)
+    assert not shown.get("errors"), shown.get("errors")
+    assert {"plots/ood/roc/mnist.csv", "reconstruction", "distillation", "outputs/inversion/overview.png",
+            "plots/classifier/confusion.png"} <= set(shown["data"])
+
+
 def test_unchanged_workspace_is_a_noop(workspace):
     work, env, _ = workspace
     again = run(["dvc", "repro"], work, env)
@@ -156,22 +191,27 @@ def test_unchanged_workspace_is_a_noop(workspace):
     assert "up to date" in status.stdout
 
 
-def test_training_flow_promotes_the_candidate_then_audits_the_champion(workspace):
-    """The Prefect flows on the reproduced workspace: nothing to rerun, the candidate audited and
-    promoted (the first champion), then `python -m pipeline audit` of the champion."""
+def test_make_repro_promotes_the_candidate_so_that_make_audit_audits_the_champion(workspace):
+    """`make repro` ends with `python -m pipeline promote`: the candidate audited and promoted
+    (the first champion). The training flow then finds nothing to rerun nor to promote, and
+    `python -m pipeline audit` (`make audit`) audits the champion."""
     import mlflow
 
     work, env, _ = workspace
     env = {**env, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120", "DO_NOT_TRACK": "1",
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    run([sys.executable, "-m", "pipeline", "train"], work, env)
+    promoted = run([sys.executable, "-m", "pipeline", "promote"], work, env)
+    assert json.loads(promoted.stdout)["promoted"] and "promoted: first champion" in promoted.stderr
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{work / 'mlflow.db'}")
+    champion = client.get_model_version_by_alias("netinv-classifier", "champion")
+    assert champion.version == client.get_model_version_by_alias("netinv-classifier", "candidate").version
+    assert {champion.tags[f"netinv.check.{c}"] for c in ("validation", "workspace", "audit")} == {"true"}
+    run([sys.executable, "-m", "pipeline", "train"], work, env)
     parent = client.search_runs([client.get_experiment_by_name("netinv").experiment_id],
                                 "tags.`netinv.stage` = 'pipeline'")[0]
     assert parent.info.status == "FINISHED" and parent.data.tags["stage.train_classifier"] == "up to date"
     assert len(parent.data.tags["dvc_lock_hash"]) == 64 and parent.data.metrics["classifier.test_accuracy"] > 0.3
-    champion = client.get_model_version_by_alias("netinv-classifier", "champion")
-    assert champion.version == client.get_model_version_by_alias("netinv-classifier", "candidate").version
+    assert "already is the champion" in json.loads(parent.data.tags["promotion"])["reasons"][0]
     run([sys.executable, "-m", "pipeline", "audit"], work, env)
     audits = client.search_runs([client.get_experiment_by_name("audits").experiment_id],
                                 order_by=["attributes.start_time ASC"])
@@ -261,7 +301,7 @@ def test_mlflow_ui_serves_the_runs(workspace):
 
 def test_ablation_pipeline_fills_every_cell(workspace):
     work, env, _ = workspace
-    run(["dvc", "repro", "ablation/dvc.yaml"], work, env)
+    run(["dvc", "--cd", "ablation", "repro"], work, env)  # a DVC project of its own
     ablation = read_json(work / "metrics/inversion_ablation.json")
     cells = {(c["mode"], c["diversity"]) for c in ablation["cells"]}
     assert cells == {(m, d) for m in ("label", "vector", "matrix", "vector_matrix")

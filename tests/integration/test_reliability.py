@@ -143,7 +143,7 @@ def main(argv):
     with stage_run("late", "netinv", {"a": 1}) as mlflow:
         mlflow.log_metric("x", 1.0)
 
-runner.run(main, [])
+runner.run(main, [], stage="late")  # as the stages run: the run opens before the work
 """
 
 
@@ -156,6 +156,7 @@ def test_a_server_dying_after_the_outputs_are_written_leaves_them_recorded_by_dv
     env = env_with(MLFLOW_TRACKING_URI=f"http://127.0.0.1:{port}", SERVER_PGID=str(server.pid))
     try:
         (work / "stage.py").write_text(LATE)
+        (work / "params.yaml").write_text("mlflow: {experiment: netinv}\n")
         run(["git", "init", "-q"], work, env)
         run(["dvc", "init", "-q"], work, env)
         run(["dvc", "stage", "add", "-n", "late", "-d", "stage.py", "-o", "out", "python stage.py"], work, env)
@@ -167,6 +168,11 @@ def test_a_server_dying_after_the_outputs_are_written_leaves_them_recorded_by_dv
     lock = yaml.safe_load((work / "dvc.lock").read_text())
     assert [o["path"] for o in lock["stages"]["late"]["outs"]] == ["out"]
     assert "changed" not in run(["dvc", "status", "late"], work, env).stdout
+    import mlflow  # the server's store: the run opened before the work, and never learnt its end
+
+    store = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'server' / 'mlflow.db'}")
+    [late] = store.search_runs([store.get_experiment_by_name("netinv").experiment_id])
+    assert late.info.run_name == "late" and late.info.status == "RUNNING"
 
 
 # --- case 7: what the README says about concurrent repros ------------------------------------------

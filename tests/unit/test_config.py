@@ -85,7 +85,7 @@ def test_overrides_are_validated_when_params_are_read(tmp_path):
 
 
 def test_a_typo_inside_a_named_profile_lists_the_profile_keys(tmp_path):
-    with pytest.raises(ParamsError, match=r"unknown key 'audit.profiles.quick.invrt'; valid keys here: checks, invert"):
+    with pytest.raises(ParamsError, match=r"unknown key 'audit.profiles.quick.invrt'; valid keys here: checks, gates, invert"):
         load_params(write(tmp_path, "audit:\n  profiles:\n    quick: {invrt: {}}\n"))
 
 

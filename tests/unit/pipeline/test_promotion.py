@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
+import yaml
 
 from pipeline.promotion import METRIC_TAG, promote_candidate
 from stages.config import PromotionParams
@@ -11,11 +15,16 @@ POLICY = PromotionParams(metrics={"test_accuracy": "max", "onnx.max_abs_diff": "
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def store(tmp_path_factory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('registry') / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def client(store):
     """One real SQLite registry for the module (its migrations cost seconds); a model name per test."""
     import mlflow
 
-    return mlflow.MlflowClient(f"sqlite:///{tmp_path_factory.mktemp('registry') / 'mlflow.db'}")
+    return mlflow.MlflowClient(store)
 
 
 @pytest.fixture
@@ -84,3 +93,48 @@ def test_tolerance_and_missing_candidate(client, name, tmp_path):
     register(client, name, tmp_path)
     lenient = POLICY.model_copy(update={"tolerance": 0.02})
     assert promote_candidate(client, name, {"test_accuracy": 0.89, "onnx.max_abs_diff": 0.0}, {}, lenient).promote
+
+
+def workspace(root, name, accuracy: float, onnx: bytes) -> None:
+    """What `dvc repro` leaves: metrics files, the export, dvc.lock recording them, params.yaml."""
+    (root / "metrics").mkdir(exist_ok=True)
+    (root / "metrics/classifier.json").write_text(json.dumps({"test_accuracy": accuracy}))
+    (root / "metrics/validation.json").write_text(json.dumps({"success": True}))
+    lock = {"schema": "2.0", "stages": {
+        "train@classifier": {"outs": [{"path": "metrics/classifier.json"}]},
+        "validate_samples": {"outs": [{"path": "metrics/validation.json"}]},
+        "export_onnx": {"outs": [{"path": "models/classifier.onnx", "md5": hashlib.md5(onnx).hexdigest()}]}}}
+    (root / "dvc.lock").write_text(yaml.safe_dump(lock))
+    params = {"mlflow": {"experiment": "netinv", "registered_model": name}, "promotion": {"audit_profile": None}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def exported(client, name, tmp_path, onnx: bytes) -> str:
+    """A candidate as the export stage registers it: tagged with its file's md5."""
+    version = register(client, name, tmp_path)
+    client.set_model_version_tag(name, version, "netinv.onnx_md5", hashlib.md5(onnx).hexdigest())
+    return version
+
+
+def test_pipeline_promote_makes_the_workspaces_export_the_champion(client, store, name, tmp_path, monkeypatch,
+                                                                   capsys):
+    """What `make repro` runs after `dvc repro`, so that `make audit` finds @champion."""
+    from pipeline.__main__ import main
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.chdir(tmp_path)
+    workspace(tmp_path, name, 0.9, b"the export")
+    v1 = exported(client, name, tmp_path, b"the export")
+    assert main(["promote"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["promoted"] and f"candidate v{v1} promoted: first champion" in err
+    assert champion(client, name) == v1
+    tags = client.get_model_version(name, v1).tags
+    assert tags["netinv.check.validation"] == tags["netinv.check.workspace"] == "true"
+
+    # a candidate that is not this workspace's export (another `dvc exp run` registered it) is refused
+    exported(client, name, tmp_path, b"an experiment's export")
+    assert main(["promote"]) == 0
+    refused = json.loads(capsys.readouterr()[0])
+    assert not refused["promoted"] and refused["reasons"] == ["check workspace failed"]
+    assert champion(client, name) == v1

@@ -96,6 +96,7 @@ def test_stages_run_as_children_of_one_parent_then_promotion(toy, tracking, pref
     assert parent.data.metrics["classifier.test_accuracy"] == 0.8
     children = c.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     assert sorted(r.info.run_name for r in children) == ["train", "validate"]
+    assert {r.data.tags["netinv.repro"] for r in children} == {parent.data.tags["netinv.repro"]} == {parent.info.run_id}
     assert str(c.get_model_version_by_alias("netinv-classifier", "champion").version) == "1"
     summary, link = artifacts(parent.data.tags["prefect.flow_run_id"])
     assert "| train | ran |" in summary and "classifier.test_accuracy" in summary
