@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from netinv.errors import ModelFileError, NetinvError
+from netinv.progress import quiet_off_terminal
 from stages.tracking import check_store, redact
 
 
@@ -83,6 +84,7 @@ def preflight(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quiet_off_terminal()  # MLflow's transfer bars, off a terminal (a scheduled audit's log)
     try:
         preflight(args)
         return promote(args) if args.command == "promote" else dispatch(args)
