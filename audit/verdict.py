@@ -339,16 +339,16 @@ def audit_leakage_verdict(metrics: Mapping[str, float], profile: AuditProfile, a
 
 # --- the two cards ------------------------------------------------------------------------------
 
-def read_pipeline_metrics(metrics_dir: str | Path = "metrics") -> dict[str, dict[str, Any] | None]:
-    """metrics/NAME.json for each of PIPELINE_METRICS as a dict, None where the file is missing."""
+def read_metrics(paths: Mapping[str, str | Path | None]) -> dict[str, dict[str, Any] | None]:
+    """{name: the JSON object in paths[name]}, None where no path was given or the file is missing; a
+    file that is not a JSON object is an error that names it and the fix."""
     out: dict[str, dict[str, Any] | None] = {}
-    for name in PIPELINE_METRICS:
-        path = Path(metrics_dir) / f"{name}.json"
-        if not path.is_file():
+    for name, path in paths.items():
+        if path is None or not Path(path).is_file():
             out[name] = None
             continue
         try:
-            loaded = json.loads(path.read_text())
+            loaded = json.loads(Path(path).read_text())
         except json.JSONDecodeError as exc:
             raise MetricsFileError(f"{path} is not valid JSON ({exc}); rerun the stage that writes it") from None
         if not isinstance(loaded, dict):
@@ -356,6 +356,11 @@ def read_pipeline_metrics(metrics_dir: str | Path = "metrics") -> dict[str, dict
                                    "that writes it")
         out[name] = loaded
     return out
+
+
+def read_pipeline_metrics(metrics_dir: str | Path = "metrics") -> dict[str, dict[str, Any] | None]:
+    """metrics/NAME.json for each of PIPELINE_METRICS as a dict, None where the file is missing."""
+    return read_metrics({name: Path(metrics_dir) / f"{name}.json" for name in PIPELINE_METRICS})
 
 
 def pipeline_verdicts(metrics: Mapping[str, Mapping[str, Any] | None], params: VerdictParams) -> list[Verdict]:

@@ -20,7 +20,6 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from audit.config import VerdictParams
 from audit.report import (
     NOT_RUN,
     Section,
@@ -36,7 +35,7 @@ from audit.report import (
     render,
     validation_section,
 )
-from audit.verdict import Verdict, pipeline_verdicts
+from audit.verdict import Verdict, pipeline_verdicts, read_metrics
 from netinv.atomic import write_text
 from stages import runner
 from stages.config import Params, load_params
@@ -58,11 +57,10 @@ def class_names(meta: Path | None, classifier_metrics: Path | None, samples: Pat
 
 def verdicts_of(args: argparse.Namespace, params: Params) -> list[Verdict]:
     """The verdict card: audit.verdict.pipeline_verdicts on the metrics files the report was given,
-    held to `report.verdicts` of params.yaml (audit.config.VerdictParams' defaults where that is absent)."""
+    held to `report.verdicts` of params.yaml; a metrics file that is not JSON stops the stage, named."""
     metrics = {"inversion": args.inversion_metrics, "distill": args.distill_metrics, "validation": args.validation,
                "ood": args.ood_metrics, "reconstruction": args.reconstruction_metrics}
-    thresholds = getattr(params.report, "verdicts", None) or VerdictParams()
-    return pipeline_verdicts({name: read_json(path) for name, path in metrics.items()}, thresholds)
+    return pipeline_verdicts(read_metrics(metrics), params.report.verdicts)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
