@@ -285,7 +285,7 @@ def run_tags(stage: str) -> dict[str, str]:
     if commit := git_commit():
         tags["git_commit"] = commit
     if dvc_stage := os.environ.get("DVC_STAGE"):
-        tags["netinv.dvc_stage"] = dvc_stage  # as DVC names it: train@classifier, ablation/dvc.yaml:cell@...
+        tags["netinv.dvc_stage"] = dvc_stage  # as DVC names it: train@classifier, cell@... (in ablation/)
     return tags
 
 
