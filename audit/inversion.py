@@ -60,11 +60,14 @@ def has_conv(module: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in module.modules())
 
 
+def first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
+    """Row indices of the first `per_class` images of every class, class by class."""
+    return np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in np.unique(labels)])
+
+
 def prior_images(data: Prepared, per_class: int = PRIOR_PER_CLASS) -> np.ndarray:
     """The first `per_class` training images of every class: the real data behind a data-stats prior."""
-    labels = data.train.labels
-    rows = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in np.unique(labels)])
-    return data.train.images[rows]
+    return data.train.images[first_per_class(data.train.labels, per_class)]
 
 
 def inversion_target(model: nn.Module, cfg: InvertParams, data: Prepared) -> tuple[nn.Module, InvertParams, str]:
@@ -91,7 +94,7 @@ def inversion_target(model: nn.Module, cfg: InvertParams, data: Prepared) -> tup
 
 def real_reference(data: Prepared, per_class: int) -> tuple[np.ndarray, np.ndarray]:
     """At most `per_class` test images of every class (the real side of diversity / coverage)."""
-    rows = np.concatenate([np.flatnonzero(data.test.labels == c)[:per_class] for c in np.unique(data.test.labels)])
+    rows = first_per_class(data.test.labels, per_class)
     return data.test.images[rows], data.test.labels[rows]
 
 
