@@ -129,7 +129,7 @@ def summary(results: dict[str, DistillResult], student: StudentConfig, config: D
             teacher_accuracy: float, num_samples: int) -> dict[str, object]:
     """metrics/distill.json: each student's test and validation accuracy, the teacher's, the setting."""
     metrics: dict[str, object] = {"teacher_accuracy": teacher_accuracy, "num_samples": num_samples,
-                                  "steps": config.steps, "temperature": config.temperature}
+                                  "steps": config.steps, "temperature": config.temperature, "cutmix": config.cutmix}
     for name, key in STUDENTS.items():
         metrics[key] = results[name].test_accuracy
         metrics[f"{key}_val"] = results[name].val_accuracy

@@ -1,8 +1,9 @@
 """Training a fresh student on a source's images with the teacher's soft labels (Hinton et al. 2015).
 
 The loss is KL(student / T || teacher / T) * T^2 on each augmented batch: the teacher
-answers on exactly what the student sees (the shifted batch), as in DAFL (Chen et al.
-2019), DeepInversion (Yin et al. 2020) and CMI (Fang et al. 2021). No labels are read: the
+answers on exactly what the student sees (the shifted, CutMix-ed batch), as in DAFL (Chen
+et al. 2019), DeepInversion (Yin et al. 2020), CMI (Fang et al. 2021) and the "function
+matching" of Beyer et al. (2022). No labels are read: the
 intended labels of the samples are not used, so a sample the teacher does not recognise
 teaches what the teacher does say about it. Accuracy is measured on the validation split
 (what any selection may read) and on the test split (what is reported).
@@ -19,6 +20,7 @@ from torch import nn
 
 from netinv.config.distill import DistillConfig, StudentConfig
 from netinv.device import autocast
+from netinv.distill.augment import cutmix
 from netinv.distill.sources import Source
 from netinv.errors import TrainingDivergedError
 from netinv.models.student import LeNetStudent
@@ -59,6 +61,8 @@ def _batch(source: Source, config: DistillConfig, rng: torch.Generator, augment_
     x = to_float(x) if x.dtype == torch.uint8 else x.float()
     if config.augment_shift > 0:
         x = random_translate(x, config.augment_shift, augment_rng)
+    if config.cutmix > 0:
+        x = cutmix(x, config.cutmix, augment_rng)
     return x.to(device, non_blocking=True)
 
 

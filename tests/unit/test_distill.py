@@ -114,3 +114,31 @@ def test_the_student_takes_images_smaller_than_lenet_needs():
 
     student = LeNetStudent(StudentConfig(in_channels=1, image_size=(12, 8), num_classes=3))
     assert student(torch.rand(2, 1, 12, 8)).shape == (2, 3)
+
+
+def test_cutmix_pastes_one_box_from_another_image_of_the_batch():
+    from netinv.distill.augment import cutmix
+
+    x = torch.arange(8, dtype=torch.float32).view(8, 1, 1, 1).expand(8, 1, SIZE, SIZE).clone()  # image i is all i
+    mixed = cutmix(x, 1.0, torch.Generator().manual_seed(0))
+    again = cutmix(x, 1.0, torch.Generator().manual_seed(0))
+    assert torch.equal(mixed, again) and mixed.shape == x.shape and torch.equal(x[:, 0, 0, 0], torch.arange(8.0))
+    pasted = mixed != x
+    assert pasted.any(), "seed 0 draws a non-empty box"
+    box = pasted.any(dim=0)[0]  # the same box in every image whose partner differs
+    rows, cols = box.any(1).nonzero().flatten(), box.any(0).nonzero().flatten()
+    assert box[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all(), "one rectangle"
+    for i in range(8):
+        values = mixed[i].unique()
+        assert i in values.tolist() and len(values) <= 2, "its own pixels and at most one partner's"
+
+
+def test_cutmix_draws_differ_across_batches_and_alpha_is_validated():
+    from netinv.distill.augment import cutmix
+
+    x = torch.rand(16, 1, SIZE, SIZE)
+    rng = torch.Generator().manual_seed(1)
+    assert not torch.equal(cutmix(x, 1.0, rng), cutmix(x, 1.0, rng))
+    assert DistillConfig().cutmix == 1.0 and DistillConfig(cutmix=0.0).cutmix == 0.0
+    with pytest.raises(ValidationError, match="cutmix"):
+        DistillConfig(cutmix=-1.0)
