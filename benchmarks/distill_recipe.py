@@ -31,7 +31,7 @@ from netinv.splits import balanced_limit, load_prepared
 from stages.config import load_params
 
 sys.path.insert(0, str(Path(__file__).parent))
-from invert_sweep import overrides  # noqa: E402
+from invert_sweep import overrides
 
 OUT = Path("benchmarks/results/distill_recipe.jsonl")
 SOURCES = ("samples", "online", "real")

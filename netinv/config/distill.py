@@ -5,7 +5,7 @@ labels on generated samples only (Hinton et al. 2015; used as the test of invers
 DAFL, Chen et al. 2019; DeepInversion, Yin et al. 2020; CMI, Fang et al. 2021). The same
 recipe on real images of the same count is the ceiling, on uniform noise the floor
 (netinv.distill). Defaults are sized so that the four students of the `distill` stage
-(samples, online, real, noise) train in about 4 minutes on 2 CPU cores on Fashion-MNIST.
+(samples, online, real, noise) train in under 5 minutes on 2 idle CPU cores on Fashion-MNIST.
 """
 
 from __future__ import annotations
