@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -52,6 +54,35 @@ def overrides(pairs: list[str]) -> dict:
     return tree
 
 
+@dataclass(frozen=True)
+class Run:
+    """One benchmark run's setting: its name, the overridden params section, the data and the
+    classifier, seeded as the stages seed."""
+
+    name: str
+    changes: dict
+    params: Any
+    cfg: Any
+    device: Any
+    data: Any
+    classifier: Any
+
+
+def setup(section: str, purpose: str) -> Run:
+    """`NAME key=value...` from the command line applied to `section` of params.yaml (stopping
+    with the module's usage when no name is given), then the device, seed, data and classifier."""
+    main_doc = sys.modules["__main__"].__doc__
+    if len(sys.argv) < 2:
+        raise SystemExit(main_doc)
+    name, changes = sys.argv[1], overrides(sys.argv[2:])
+    params = load_params()
+    cfg = getattr(params, section).overridden(changes, purpose)
+    device = resolve_device(cfg.device)
+    seed_everything(params.seed)
+    return Run(name, changes, params, cfg, device, load_prepared("data/prepared"),
+               load_model("models/classifier.pt", device))
+
+
 def judged(images, labels, data, device) -> dict[str, float]:
     """The sweep judge's agreement, and coverage / pixel spread in its feature space against the
     validation split; empty until models/evaluator.pt exists."""
@@ -67,15 +98,9 @@ def judged(images, labels, data, device) -> dict[str, float]:
 
 
 def main() -> None:
-    if len(sys.argv) < 2:
-        raise SystemExit(__doc__)
-    name, changes = sys.argv[1], overrides(sys.argv[2:])
-    params = load_params()
-    cfg = params.invert.overridden(changes, "the sweep")
-    device = resolve_device(cfg.device)
-    seed_everything(params.seed)
-    data = load_prepared("data/prepared")
-    classifier = load_model("models/classifier.pt", device)
+    run = setup("invert", "the sweep")
+    name, changes, params, cfg, device, data, classifier = (
+        run.name, run.changes, run.params, run.cfg, run.device, run.data, run.classifier)
     generator = ConditionedGenerator(generator_config(cfg, len(data.class_names), data.image_shape))
     started = time.perf_counter()
     train_generator(generator, classifier, cfg.build(InversionConfig, seed=params.seed), device, progress=False)
