@@ -29,7 +29,7 @@ from netinv.inversion.sampling import sample_balanced
 from netinv.inversion.trainer import train_generator
 from netinv.metrics.inversion import inversion_quality
 from netinv.metrics.quality import embed_and_predict
-from netinv.splits import Prepared
+from netinv.splits import Prepared, first_per_class
 from netinv.validation.samples import (
     nearest_same_class_distance,
     pixel_mean_partition,
@@ -58,11 +58,6 @@ def has_batch_norm(module: nn.Module) -> bool:
 
 def has_conv(module: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in module.modules())
-
-
-def first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
-    """Row indices of the first `per_class` images of every class, class by class."""
-    return np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in np.unique(labels)])
 
 
 def prior_images(data: Prepared, per_class: int = PRIOR_PER_CLASS) -> np.ndarray:

@@ -41,6 +41,14 @@ def balanced_limit(ds: ImageDataset, limit: int | None, seed: int) -> ImageDatas
     return _subset(ds, np.sort(kept))
 
 
+def first_per_class(labels: np.ndarray, per_class: int, classes: np.ndarray | None = None) -> np.ndarray:
+    """Row indices of the first `per_class` images of every class (of `classes`, by default all in
+    `labels`), class by class: a fixed real reference, with no seed to record, for comparing
+    generated samples with, or for a data prior."""
+    wanted = np.unique(labels) if classes is None else np.unique(classes)
+    return np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in wanted])
+
+
 def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of uint8 images, on the [0, 1] scale the models see."""
     x = images.astype(np.float64) / 255.0

@@ -23,6 +23,28 @@ from netinv.errors import TrainingDivergedError
 from netinv.progress import progress as progress_of
 
 
+def descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+            scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, *, diverged: str, config: str,
+            field: str = "lr", terms: dict[str, torch.Tensor] | None = None,
+            inputs: Sequence[torch.Tensor] | None = None) -> None:
+    """One update: refuse a non-finite `loss`, then zero, backward (into `inputs` only, when
+    given), step and schedule.
+
+    Every training loop here goes through it, so that a NaN stops each of them the same way:
+    before the weights take it, with a TrainingDivergedError whose message, `diverged` with
+    `{loss}` (and `{bad}`, the non-finite names among `terms`) filled in, names what to lower.
+    The check agrees across data-parallel ranks, so that no rank is left waiting.
+    """
+    if not distributed.all_finite(loss):
+        bad = [name for name, value in (terms or {}).items() if not torch.isfinite(value).all()]
+        raise TrainingDivergedError(diverged.format(loss=loss.item(), bad=bad), field=field, config=config)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward(inputs=inputs)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+
+
 @dataclass(frozen=True)
 class EpochRecord:
     epoch: int
@@ -129,16 +151,9 @@ def fit(model: nn.Module, train_images: np.ndarray, train_labels: np.ndarray, va
                 logits = trained(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
             step += 1
-            if not distributed.all_finite(loss):
-                raise TrainingDivergedError(
-                    f"training loss became {loss.item()} at epoch {epoch}, step {step}; "
-                    f"lower the learning rate (lr is {config.lr}) or check the input data for NaNs",
-                    field="lr", config="TrainConfig",
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
+            descend(loss, optimizer, scheduler, config="TrainConfig",
+                    diverged=f"training loss became {{loss}} at epoch {epoch}, step {step}; lower the learning "
+                             f"rate (lr is {config.lr}) or check the input data for NaNs")
             loss_sum += loss.item() * len(y)
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(y)

@@ -21,7 +21,7 @@ from netinv.config.validation import SampleThresholds
 from netinv.errors import NetinvError
 from netinv.metrics.quality import embed_and_predict
 from netinv.models import load_model
-from netinv.splits import load_prepared
+from netinv.splits import first_per_class, load_prepared
 from netinv.validation.samples import (
     nearest_same_class_distance,
     pixel_mean_partition,
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     table = sample_table(images, labels, classifier_logits, eval_logits)
     # The real reference for the diversity check: as many test images per class as samples.
     per_class = int(np.bincount(labels).max())
-    rows = np.concatenate([np.flatnonzero(data.test.labels == c)[:per_class] for c in np.unique(labels)])
+    rows = first_per_class(data.test.labels, per_class, classes=labels)
     real_distance = float(np.nanmean(nearest_same_class_distance(data.test.images[rows], data.test.labels[rows])))
     checks = sample_checks(len(data.class_names), cfg.build(SampleThresholds), pixel_mean_partition(data.train.images),
                            real_distance)

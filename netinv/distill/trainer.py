@@ -22,10 +22,9 @@ from netinv.config.distill import DistillConfig, StudentConfig
 from netinv.device import autocast
 from netinv.distill.augment import cutmix
 from netinv.distill.sources import Source
-from netinv.errors import TrainingDivergedError
 from netinv.models.student import LeNetStudent
 from netinv.progress import progress
-from netinv.training import kd_loss, predict_logits, random_translate, to_float
+from netinv.training import descend, kd_loss, predict_logits, random_translate, to_float
 
 Split = tuple[np.ndarray, np.ndarray]  # uint8 images (N, C, H, W), int labels (N,)
 
@@ -87,13 +86,8 @@ def distill(teacher: nn.Module, source: Source, val: Split, test: Split, student
             target = teacher(x).float()
         with autocast(device):
             loss = kd_loss(model(x).float(), target, config.temperature)
-        if not torch.isfinite(loss):
-            raise TrainingDivergedError(f"distillation loss became {loss.item()} at step {step}; lower the "
-                                        f"learning rate (lr is {config.lr})", field="lr", config="DistillConfig")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
+        descend(loss, optimizer, scheduler, config="DistillConfig",
+                diverged=f"distillation loss became {{loss}} at step {step}; lower the learning rate (lr is {config.lr})")
         loss_sum, seen = loss_sum + loss.item(), seen + 1
         if step % config.eval_every == 0 or step == config.steps:
             history.append({"step": step, "loss": loss_sum / seen, "val_accuracy": accuracy(model, val, device),

@@ -25,7 +25,6 @@ from netinv.checkpoint import load_checkpoint, save_checkpoint
 from netinv.config.distill import StudentConfig
 from netinv.config.inversion import InversionConfig, LossWeights
 from netinv.device import autocast
-from netinv.errors import TrainingDivergedError
 from netinv.inversion.conditioning import sample_conditioning
 from netinv.inversion.datafree import Adversary, DataFreeTerms, MemoryBank, random_views
 from netinv.inversion.features import BatchNormStatsPrior, FeatureTap
@@ -40,6 +39,7 @@ from netinv.inversion.losses import (
 )
 from netinv.models.student import LeNetStudent
 from netinv.progress import progress as progress_of
+from netinv.training import descend
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "netinv.inversion-checkpoint/1"
@@ -211,17 +211,6 @@ def _record(step: int, loss: torch.Tensor, terms: dict[str, torch.Tensor]) -> di
     return {"step": step, **{k: v / distributed.world()[1] for k, v in zip(names, values, strict=True)}}
 
 
-def _check_finite(loss: torch.Tensor, terms: dict[str, torch.Tensor], step: int, config: InversionConfig) -> None:
-    if not distributed.all_finite(loss):
-        bad = [k for k, v in terms.items() if not torch.isfinite(v)]
-        raise TrainingDivergedError(
-            f"inversion loss became {loss.item()} at step {step + 1} (non-finite terms: {bad}); "
-            f"lower the learning rate lr (now {config.lr}) or the weight of "
-            f"{bad[0] if bad else 'the largest term'}",
-            field="lr", config="InversionConfig",
-        )
-
-
 def train_generator(
     generator: ConditionedGenerator,
     classifier: nn.Module,
@@ -259,10 +248,9 @@ def train_generator(
                 terms, batch = inversion_losses(generator, classifier, tap, bn_prior, config, rng, device, forward,
                                                 extras)
                 loss = weighted_total(terms, config.weights)
-                _check_finite(loss, terms, step, config)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                descend(loss, optimizer, config="InversionConfig", terms=terms,
+                        diverged=f"inversion loss became {{loss}} at step {step + 1} (non-finite terms: {{bad}}); "
+                                 f"lower the learning rate lr (now {config.lr}) or those terms' weights")
                 if extras is not None:
                     extras.after_step(*batch)
                 if (step + 1) % log_every == 0 or step + 1 == config.generator_steps:

@@ -31,13 +31,12 @@ from torch import nn
 from netinv.checkpoint import load_checkpoint, save_checkpoint
 from netinv.config.inversion import InversionConfig
 from netinv.config.ood import POOL_RULES, GarbageConfig
-from netinv.errors import TrainingDivergedError
 from netinv.inversion.generator import ConditionedGenerator
 from netinv.inversion.trainer import generate, train_generator, weights_digest
 from netinv.ood.garbage_model import class_probs
 from netinv.ood.metrics import ood_metrics, uncertainty
 from netinv.ood.sets import noise_images
-from netinv.training import random_translate, to_float
+from netinv.training import descend, random_translate, to_float
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "netinv.garbage-checkpoint/1"
@@ -118,12 +117,8 @@ def train_epoch(model: nn.Module, images: np.ndarray, labels: np.ndarray, pool: 
             x = augment_pool(x, y == n, rng)
         x, y = x.to(device), y.to(device)
         loss = F.cross_entropy(model(x).float(), y, weight=weights)
-        if not torch.isfinite(loss):
-            raise TrainingDivergedError(f"garbage-model loss became {loss.item()}; lower the learning rate lr "
-                                        f"(now {config.lr})", field="lr", config="GarbageConfig")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        descend(loss, optimizer, config="GarbageConfig",
+                diverged=f"garbage-model loss became {{loss}}; lower the learning rate lr (now {config.lr})")
         loss_sum += loss.item() * len(y)
         seen += len(y)
     model.eval()

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from netinv.config.reconstruction import KKTConfig, Margin
-from netinv.errors import TrainingDivergedError
+from netinv.training import descend
 
 log = logging.getLogger(__name__)
 LAMBDA_PENALTY = 5.0  # decoreco's weight on (lambda_min - lambda)_+^2
@@ -111,14 +111,9 @@ def kkt_attack(model: nn.Module, mean_image: torch.Tensor, labels: np.ndarray, c
         for step in range(config.steps):
             fit = kkt_loss(model, candidates, y, lambdas, params, config.margin)
             loss = fit + constraint_loss(candidates, lambdas, config.lambda_min)
-            if not torch.isfinite(loss):
-                raise TrainingDivergedError(f"KKT attack loss became {loss.item()} at step {step + 1}; lower the "
-                                            f"candidates' step size lr (now {config.lr})", field="lr",
-                                            config="KKTConfig")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward(inputs=[candidates, lambdas])
-            optimizer.step()
-            schedule.step()
+            descend(loss, optimizer, schedule, config="KKTConfig", inputs=[candidates, lambdas],
+                    diverged=f"KKT attack loss became {{loss}} at step {step + 1}; lower the candidates' step size "
+                             f"lr (now {config.lr})")
             with torch.no_grad():  # valid images only: negative pixels would switch other images' units off
                 candidates.clamp_(0.0, 1.0)
             if (step + 1) % log_every == 0:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from netinv.config.reconstruction import PositiveControlConfig
-from netinv.errors import TrainingDivergedError
+from netinv.training import descend
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +83,9 @@ def train_memorizer(images: np.ndarray, labels: np.ndarray, num_classes: int, co
     for step in range(config.epochs):
         ce = F.cross_entropy(model(x), y)
         loss = ce + 0.5 * config.weight_decay * sum(p.pow(2).sum() for p in model.parameters())
-        if not torch.isfinite(loss):
-            raise TrainingDivergedError(f"positive-control training loss became {loss.item()} at epoch {step + 1}; "
-                                        f"lower the learning rate lr (now {config.lr})",
-                                        field="lr", config="PositiveControlConfig")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
+        descend(loss, optimizer, schedule, config="PositiveControlConfig",
+                diverged=f"positive-control training loss became {{loss}} at epoch {step + 1}; lower the learning "
+                         f"rate lr (now {config.lr})")
     model.eval()
     with torch.no_grad():
         accuracy = float((model(x).argmax(1) == y).float().mean())

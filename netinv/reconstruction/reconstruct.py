@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from netinv.config.reconstruction import ReconstructionConfig, ReconstructionWeights
-from netinv.errors import TrainingDivergedError
 from netinv.inversion.conditioning import Conditioning
 from netinv.inversion.features import BatchNormStatsPrior, FeatureTap
 from netinv.inversion.generator import ConditionedGenerator
@@ -31,6 +30,7 @@ from netinv.reconstruction.objective import (
     robustness_loss,
     weight_gradient_norm,
 )
+from netinv.training import descend
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +102,9 @@ def reconstruct(generator: ConditionedGenerator, classifier: nn.Module, config: 
             images = generator(latents[idx], Conditioning(cond.labels[idx], cond.vectors[idx]))  # (B, C, H, W)
             terms = reconstruction_terms(images, labels[idx], classifier, tap, bn_prior, config, rng)
             loss = weighted_total(terms, w)
-            if not torch.isfinite(loss):
-                bad = [k for k, v in terms.items() if not torch.isfinite(v)]
-                raise TrainingDivergedError(f"reconstruction loss became {loss.item()} at step {step + 1} "
-                                            f"(non-finite terms: {bad}); lower the learning rate lr (now {config.lr})",
-                                            field="lr", config="ReconstructionConfig")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward(inputs=list(generator.parameters()))
-            optimizer.step()
+            descend(loss, optimizer, config="ReconstructionConfig", terms=terms, inputs=list(generator.parameters()),
+                    diverged=f"reconstruction loss became {{loss}} at step {step + 1} (non-finite terms: {{bad}}); "
+                             f"lower the learning rate lr (now {config.lr})")
             if (step + 1) % log_every == 0 or step + 1 == config.recon_steps:
                 record = {"step": step + 1, "loss": loss.item(), **{k: v.item() for k, v in terms.items()}}
                 history.append(record)

@@ -8,7 +8,7 @@ from netinv.device import resolve_device
 from netinv.errors import TrainingDivergedError
 from netinv.metrics.classification import classification_report
 from netinv.models import build_model
-from netinv.training import fit, predict_logits, random_translate
+from netinv.training import descend, fit, predict_logits, random_translate
 
 CPU = torch.device("cpu")
 
@@ -51,6 +51,30 @@ def test_nan_loss_stops_with_the_step_and_the_fix(blobs):
     images, labels = blobs
     with pytest.raises(TrainingDivergedError, match=r"epoch 1, step 1; lower the learning rate \(lr is"):
         fit(_Exploding(), images, labels, images, labels, TrainConfig(epochs=1), CPU, progress=False)
+
+
+def test_descend_refuses_a_nan_before_the_weights_take_it():
+    layer = nn.Linear(3, 1)
+    before = layer.weight.detach().clone()
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    terms = {"fit": layer(torch.ones(1, 3)).sum(), "penalty": torch.tensor(float("nan"))}
+    with pytest.raises(TrainingDivergedError, match=r"loss became nan at step 7 \(non-finite: \['penalty'\]\)") as info:
+        descend(sum(terms.values()), optimizer, config="DistillConfig", terms=terms,
+                diverged="loss became {loss} at step 7 (non-finite: {bad})")
+    assert torch.equal(layer.weight, before)
+    assert info.value.field == "lr" and info.value.config == "DistillConfig"
+
+
+def test_descend_steps_the_optimiser_the_schedule_and_only_the_inputs_given():
+    frozen, trained = nn.Linear(3, 1), nn.Linear(1, 1)
+    optimizer = torch.optim.SGD([*frozen.parameters(), *trained.parameters()], lr=0.1)
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    frozen_before, trained_before = frozen.weight.detach().clone(), trained.weight.detach().clone()
+    loss = trained(frozen(torch.ones(2, 3))).pow(2).sum()
+    descend(loss, optimizer, schedule, config="TrainConfig", diverged="{loss}", inputs=list(trained.parameters()))
+    assert torch.equal(frozen.weight, frozen_before)  # no gradient reached it
+    assert not torch.equal(trained.weight, trained_before)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
 
 
 def test_random_translate_keeps_content_and_shape():
