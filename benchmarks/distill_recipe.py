@@ -23,7 +23,7 @@ from pathlib import Path
 
 from netinv.config.distill import DistillConfig, StudentConfig
 from netinv.distill import distill
-from stages.distill import sources
+from stages.distill import load_teacher, sources
 
 sys.path.insert(0, str(Path(__file__).parent))
 from invert_sweep import setup
@@ -36,11 +36,13 @@ def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in SOURCES:
         raise SystemExit(__doc__)
     run = setup("distill", "the recipe benchmark")
-    paths = argparse.Namespace(samples=Path("outputs/inversion/samples.npz"), generator=Path("models/generator.pt"))
+    paths = argparse.Namespace(samples=Path("outputs/inversion/samples.npz"), generator=Path("models/generator.pt"),
+                               classifier=Path("models/classifier.pt"), onnx=Path("models/classifier.onnx"))
+    teacher = load_teacher(paths, run.cfg.teacher, run.device)  # as the stage loads it
     source = sources(paths, run.params, run.data, run.device)[0][run.name]  # built as the stage builds it
     val = (run.data.val.images, run.data.val.labels)
     started = time.perf_counter()
-    result = distill(run.classifier, source, val, val, run.cfg.build(StudentConfig, **run.data.model_shape()),
+    result = distill(teacher, source, val, val, run.cfg.build(StudentConfig, **run.data.model_shape()),
                      run.cfg.build(DistillConfig, seed=run.params.seed), run.device, progress_lines=False)
     row = {"source": run.name, "changes": run.changes, "val_accuracy": result.val_accuracy,
            "seconds": time.perf_counter() - started}

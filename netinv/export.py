@@ -19,8 +19,8 @@ from torch import nn
 from netinv.atomic import atomic_path
 from netinv.errors import ModelFileError
 
-__all__ = ["INPUT_NAME", "OUTPUT_NAME", "Parity", "check_input_contract", "export_onnx", "median_latency_ms",
-           "onnx_logits", "onnx_session", "parity"]
+__all__ = ["INPUT_NAME", "OUTPUT_NAME", "OnnxRuntimeClassifier", "Parity", "check_input_contract", "export_onnx",
+           "median_latency_ms", "onnx_logits", "onnx_session", "parity"]
 
 INPUT_NAME = "images"
 OUTPUT_NAME = "logits"
@@ -129,13 +129,15 @@ def check_input_contract(model: nn.Module | Any, image_shape: Shape, path: str |
                              "model trained on these classes, or data with the model's classes")
 
 
-def onnx_session(path: str | Path, threads: int | None = None):
+def onnx_session(path: str | Path, threads: int | None = None, spin: bool | None = None):
     """An onnxruntime CPU session, with a clear error when the file is not a valid model."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     if threads is not None:
         options.intra_op_num_threads = threads
+    if spin is not None:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors
@@ -148,6 +150,29 @@ def onnx_logits(session, images: np.ndarray, batch_size: int = 1024) -> np.ndarr
     return np.concatenate(
         [session.run(None, {name: images[i : i + batch_size]})[0] for i in range(0, len(images), batch_size)]
     )
+
+
+class OnnxRuntimeClassifier(nn.Module):
+    """An exported classifier run by onnxruntime, callable like the PyTorch module: float images
+    (N, C, H, W) in [0, 1] in, logits out, on the images' device. Forward only, no gradient.
+
+    Why: on a few CPU cores onnxruntime runs these small convolutional classifiers several
+    times faster than eager PyTorch (measured on the default classifier, batch 64, 2 cores:
+    2.8 ms against 17 ms), and a teacher that only answers, as the distillation teacher does,
+    needs nothing more. The export stage has checked that the file computes what PyTorch does.
+    """
+
+    def __init__(self, path: str | Path, threads: int | None = None, spin: bool | None = None) -> None:
+        super().__init__()
+        self.path = str(path)
+        self.session = onnx_session(path, threads, spin)
+        self.input_name = self.session.get_inputs()[0].name
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        batch = images.detach().to("cpu", torch.float32).contiguous().numpy()
+        logits = self.session.run(None, {self.input_name: batch})[0]
+        return torch.from_numpy(logits).to(images.device)
 
 
 @dataclass(frozen=True)

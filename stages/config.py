@@ -11,7 +11,7 @@ key and listing the valid keys there. Overrides of a section by another consumer
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import ValidationError
@@ -57,7 +57,9 @@ OodParams = section(
     # docs/results.md: the pool needs what the classifier wrongly accepts, not recognisable samples).
     generator=(dict[str, Any], {"generator_steps": 100, "mode": "vector_matrix", "same_class_cosine": True,
                                 "weights": {"ce": 2.0, "bn": 0.2, "adv": 0.0}}))
-DistillParams = section("DistillParams", StudentConfig, DistillConfig, exclude=SHAPE_FIELDS, device=DEVICE)
+DistillParams = section(  # the teacher only answers: onnxruntime runs it several times faster on CPU (docs/benchmarks.md)
+    "DistillParams", StudentConfig, DistillConfig, exclude=SHAPE_FIELDS, device=DEVICE,
+    teacher=(Literal["auto", "onnxruntime", "torch"], "auto"))
 ReconstructParams = section(
     "ReconstructParams", LeakageStudyConfig, ReconstructionConfig, GeneratorConfig, RecoveryConfig,
     exclude=SHAPE_FIELDS,

@@ -57,6 +57,7 @@ def test_repro_writes_every_output(workspace):
     for key in ("student_accuracy_samples", "student_accuracy_online", "real_same_count", "noise_floor"):
         assert 0 <= distill[key] <= 1 and 0 <= distill[f"{key}_val"] <= 1, key
     assert 0.3 < distill["teacher_accuracy"] <= 1
+    assert distill["teacher_runtime"] == "OnnxRuntimeClassifier"  # distill.teacher: auto, on CPU
     assert distill["seconds"] > 0 and distill["num_samples"] == 200 and distill["student"]["parameters"] > 0
     assert distill["real_same_count"] > distill["noise_floor"]  # the ceiling above the floor, even tiny
     assert (work / "plots/distill/curves.csv").read_text().startswith("source,")

@@ -3,7 +3,14 @@ import pytest
 import torch
 
 from netinv.errors import ModelFileError
-from netinv.export import check_input_contract, export_onnx, onnx_logits, onnx_session, parity
+from netinv.export import (
+    OnnxRuntimeClassifier,
+    check_input_contract,
+    export_onnx,
+    onnx_logits,
+    onnx_session,
+    parity,
+)
 from netinv.models import build_model
 
 
@@ -31,6 +38,28 @@ def test_onnx_matches_pytorch_at_any_batch_size(exported, batch):
     result = parity(reference, onnx_logits(onnx_session(path), x, batch_size=128))
     assert result.max_abs_diff < 1e-5
     assert result.argmax_agreement == 1.0
+
+
+@pytest.mark.parametrize("spin", [None, False])
+def test_the_runtime_classifier_answers_as_the_pytorch_model(exported, spin):
+    """The distillation teacher on CPU: same logits as PyTorch, a tensor back, no gradient, with or
+    without its threads spinning between calls."""
+    model, path = exported
+    teacher = OnnxRuntimeClassifier(path, threads=1, spin=spin).eval()
+    x = torch.rand(5, 1, 12, 12, requires_grad=True)
+    logits = teacher(x)
+    with torch.no_grad():
+        reference = model(x)
+    assert logits.shape == (5, 3) and logits.dtype == torch.float32 and not logits.requires_grad
+    assert torch.allclose(logits, reference, atol=1e-5)
+    assert list(teacher.parameters()) == []  # nothing to train, nothing to move
+
+
+def test_a_runtime_classifier_on_a_file_that_is_not_onnx_is_refused(tmp_path):
+    bogus = tmp_path / "teacher.onnx"
+    bogus.write_bytes(b"not a model")
+    with pytest.raises(ModelFileError, match="re-export"):
+        OnnxRuntimeClassifier(bogus)
 
 
 def test_normalisation_is_inside_the_graph(exported):
