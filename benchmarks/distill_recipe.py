@@ -15,7 +15,6 @@ to benchmarks/results/distill_recipe.jsonl. Needs `dvc repro invert`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -26,7 +25,7 @@ from netinv.distill import distill
 from stages.distill import load_teacher, sources
 
 sys.path.insert(0, str(Path(__file__).parent))
-from invert_sweep import setup
+from invert_sweep import PATHS, setup
 
 OUT = Path("benchmarks/results/distill_recipe.jsonl")
 SOURCES = ("samples", "online", "real")
@@ -36,10 +35,8 @@ def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in SOURCES:
         raise SystemExit(__doc__)
     run = setup("distill", "the recipe benchmark")
-    paths = argparse.Namespace(samples=Path("outputs/inversion/samples.npz"), generator=Path("models/generator.pt"),
-                               classifier=Path("models/classifier.pt"), onnx=Path("models/classifier.onnx"))
-    teacher = load_teacher(paths, run.cfg.teacher, run.device)  # as the stage loads it
-    source = sources(paths, run.params, run.data, run.device)[0][run.name]  # built as the stage builds it
+    teacher = load_teacher(PATHS, run.cfg.teacher, run.device)  # as the stage loads it
+    source = sources(PATHS, run.params, run.data, run.device)[0][run.name]  # built as the stage builds it
     val = (run.data.val.images, run.data.val.labels)
     started = time.perf_counter()
     result = distill(teacher, source, val, val, run.cfg.build(StudentConfig, **run.data.model_shape()),

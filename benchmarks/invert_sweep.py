@@ -41,6 +41,9 @@ from stages.config import generator_config, load_params
 from stages.distill import load_teacher
 
 OUT = Path("benchmarks/results/sweep")
+# The committed pipeline's files, named as the `distill` stage's command line names them.
+PATHS = argparse.Namespace(classifier=Path("models/classifier.pt"), onnx=Path("models/classifier.onnx"),
+                           generator=Path("models/generator.pt"), samples=Path("outputs/inversion/samples.npz"))
 
 
 def overrides(pairs: list[str]) -> dict:
@@ -82,7 +85,7 @@ def setup(section: str, purpose: str) -> Run:
     device = resolve_device(cfg.device)
     seed_everything(params.seed)
     return Run(name, changes, params, cfg, device, load_prepared("data/prepared"),
-               load_model("models/classifier.pt", device))
+               load_model(PATHS.classifier, device))
 
 
 def judged(images, labels, data, device) -> dict[str, float]:
@@ -103,8 +106,7 @@ def distill_val(images, run: Run) -> float:
     """Validation accuracy of a student distilled from `images` alone: the `distill` stage's
     recipe and teacher (params.yaml's `distill` section), the validation split standing in for
     the test split, so that nothing the stage reports as independent is read."""
-    paths = argparse.Namespace(classifier=Path("models/classifier.pt"), onnx=Path("models/classifier.onnx"))
-    teacher = load_teacher(paths, run.params.distill.teacher, run.device)
+    teacher = load_teacher(PATHS, run.params.distill.teacher, run.device)
     val = (run.data.val.images, run.data.val.labels)
     student = run.params.distill.build(StudentConfig, **run.data.model_shape())
     return distill(teacher, fixed_source(images), val, val, student,

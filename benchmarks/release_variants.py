@@ -34,9 +34,10 @@ from netinv.inversion.features import BatchNormStatsPrior, FeatureTap
 from netinv.inversion.trainer import data_free_terms, generate, inversion_losses, weighted_total
 from netinv.metrics.quality import embed_and_predict, label_agreement
 from netinv.models import load_model
+from netinv.training import descend
 
 sys.path.insert(0, str(Path(__file__).parent))
-from invert_sweep import Run, distill_val, judged, setup
+from invert_sweep import PATHS, Run, distill_val, judged, setup
 
 OUT = Path("benchmarks/results/release_variants.jsonl")
 VARIANTS = ("rounds", "kcenter")
@@ -46,7 +47,7 @@ def rounds(run: Run, count: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """The release drawn in `count` rounds of `steps` warm-started generator steps each."""
     config = run.cfg.build(InversionConfig, seed=run.params.seed)
     sampling = run.cfg.build(SamplingConfig)
-    trained = load_model("models/generator.pt", run.device)
+    trained = load_model(PATHS.generator, run.device)
     classifier = run.classifier.eval().requires_grad_(False)
     extras = data_free_terms(config, trained, None, run.device)  # one adversary for all rounds
     bn_prior = BatchNormStatsPrior(classifier) if config.weights.bn else None
@@ -60,9 +61,8 @@ def rounds(run: Run, count: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
             for _ in range(steps):
                 terms, batch = inversion_losses(generator, classifier, tap, bn_prior, config, rng, run.device,
                                                 extras=extras)
-                optimizer.zero_grad(set_to_none=True)
-                weighted_total(terms, config.weights).backward()
-                optimizer.step()
+                descend(weighted_total(terms, config.weights), optimizer, config="InversionConfig", terms=terms,
+                        diverged="warm-started round's loss became {loss} (non-finite terms: {bad})")
                 if extras is not None:
                     extras.after_step(*batch)
             wanted = torch.arange(generator.config.num_classes).repeat_interleave(per_class)
@@ -78,7 +78,7 @@ def kcenter(run: Run, factor: int) -> tuple[np.ndarray, np.ndarray]:
     """A pool `factor` times the release per class; per class, the farthest-point subset of the
     release's size in the classifier's embedding, from a seeded first point."""
     sampling = run.cfg.build(SamplingConfig)
-    generator = load_model("models/generator.pt", run.device)
+    generator = load_model(PATHS.generator, run.device)
     num_classes = generator.config.num_classes
     wanted = torch.arange(num_classes).repeat_interleave(sampling.samples_per_class * factor)
     pool = generate(generator, wanted, sampling.sample_temperature, run.params.seed + 1, run.device,

@@ -31,7 +31,7 @@ from netinv.distill.trainer import _batch, new_student
 from netinv.export import OnnxRuntimeClassifier, median_latency_ms
 from netinv.models import load_model
 from netinv.splits import load_prepared
-from netinv.training import kd_loss
+from netinv.training import descend, kd_loss
 from stages.config import load_params
 
 OUT = Path(__file__).resolve().parent / "results" / "teacher_runtime.json"
@@ -48,10 +48,8 @@ def student_step(teacher: torch.nn.Module, source, student_config: StudentConfig
         x = _batch(source, config, rng, augment_rng, CPU)
         with torch.no_grad():
             target = teacher(x).float()
-        loss = kd_loss(student(x), target, config.temperature)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        descend(kd_loss(student(x), target, config.temperature), optimizer, config="DistillConfig",
+                diverged="distillation loss became {loss}")
 
     return step
 

@@ -166,13 +166,11 @@ class OnnxRuntimeClassifier(nn.Module):
         super().__init__()
         self.path = str(path)
         self.session = onnx_session(path, threads, spin)
-        self.input_name = self.session.get_inputs()[0].name
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         batch = images.detach().to("cpu", torch.float32).contiguous().numpy()
-        logits = self.session.run(None, {self.input_name: batch})[0]
-        return torch.from_numpy(logits).to(images.device)
+        return torch.from_numpy(onnx_logits(self.session, batch)).to(images.device)
 
 
 @dataclass(frozen=True)
