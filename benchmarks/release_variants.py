@@ -1,6 +1,7 @@
-"""Two other ways to draw the released samples from the trained generator, measured as the sweep measures.
+"""Other ways to draw the released samples, measured as the sweep measures.
 
-Both aim at what the default release lacks, variety within a class (coverage):
+Each aims at what the default release lacks, variety within a class and nearness to real
+images (coverage):
 
     python benchmarks/release_variants.py rounds RxK      (e.g. rounds 10x50)
         Fast-Datafree's warm start (Fang et al. 2022, zju-vipa/Fast-Datafree): R rounds, each
@@ -11,6 +12,11 @@ Both aim at what the default release lacks, variety within a class (coverage):
     python benchmarks/release_variants.py kcenter FACTOR  (e.g. kcenter 10)
         Draw FACTOR times the release per class, keep a farthest-point (k-center) subset per
         class in the classifier's embedding: the most spread samples the generator makes.
+    python benchmarks/release_variants.py pixels STEPS BN  (e.g. pixels 300 0.25)
+        No generator: DeepInversion's pixel optimisation (netinv.inversion.pixel_opt) of the
+        release from noise, STEPS per batch of 256 mixed classes, batch-norm prior weight BN.
+    python benchmarks/release_variants.py refine STEPS BN  (e.g. refine 100 0.25)
+        The same optimisation started from the generator's own draw: the samples refined.
 
 Printed, as by benchmarks/invert_sweep.py: fidelity, the sweep judge's agreement, coverage
 and pixel spread against the validation split, and a distilled student's validation
@@ -24,6 +30,7 @@ import copy
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +38,7 @@ import torch
 
 from netinv.config.inversion import InversionConfig, SamplingConfig
 from netinv.inversion.features import BatchNormStatsPrior, FeatureTap
+from netinv.inversion.pixel_opt import PixelOptConfig, invert_pixels
 from netinv.inversion.trainer import data_free_terms, generate, inversion_losses, weighted_total
 from netinv.metrics.quality import embed_and_predict, label_agreement
 from netinv.models import load_model
@@ -40,7 +48,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from invert_sweep import PATHS, Run, distill_val, judged, setup
 
 OUT = Path("benchmarks/results/release_variants.jsonl")
-VARIANTS = ("rounds", "kcenter")
 
 
 def rounds(run: Run, count: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,15 +107,37 @@ def kcenter(run: Run, factor: int) -> tuple[np.ndarray, np.ndarray]:
     return pool[keep], pool_labels[keep]
 
 
+def pixels(run: Run, steps: int, bn: float, refine: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The release optimised pixel by pixel (DeepInversion, Yin et al. 2020, NVlabs/DeepInversion:
+    cross-entropy, total variation and the batch-norm prior on mixed-class batches, random shifts),
+    from noise, or from the generator's own draw when `refine`."""
+    sampling = run.cfg.build(SamplingConfig)
+    generator = load_model(PATHS.generator, run.device)
+    wanted = torch.arange(generator.config.num_classes).repeat(sampling.samples_per_class)  # classes mixed per batch
+    init = None
+    if refine:
+        init = generate(generator, wanted, sampling.sample_temperature, run.params.seed + 1, run.device,
+                        dropout=sampling.sample_with_dropout)
+    config = PixelOptConfig(steps=steps, bn=bn, jitter=2, target_fidelity=1.01, seed=run.params.seed)
+    shape = (generator.config.out_channels, *generator.config.image_size)
+    images, _ = invert_pixels(run.classifier, wanted, shape, config, run.device, init=init)
+    return images.numpy(), wanted.numpy().astype(np.int64)
+
+
 def main() -> None:
-    if len(sys.argv) != 3 or sys.argv[1] not in VARIANTS:
+    arity = {"rounds": 1, "kcenter": 1, "pixels": 2, "refine": 2}  # numbers after the variant's name
+    if len(sys.argv) < 2 or sys.argv[1] not in arity or len(sys.argv) != 2 + arity[sys.argv[1]]:
         raise SystemExit(__doc__)
-    variant = sys.argv[1]
-    numbers = [int(v) for v in (sys.argv[2:] if variant == "kcenter" else sys.argv[2].split("x"))]
+    variant, values = sys.argv[1], sys.argv[2:]
+    numbers: list[int | float] = (
+        [int(v) for v in values[0].split("x")] if variant == "rounds"
+        else [int(values[0]), float(values[1])] if variant in ("pixels", "refine") else [int(values[0])])
     sys.argv = sys.argv[:2]  # setup reads overrides from the rest: there are none
     run = setup("invert", "the release variants")
+    draw = {"rounds": rounds, "kcenter": kcenter, "pixels": partial(pixels, refine=False),
+            "refine": partial(pixels, refine=True)}[variant]
     started = time.perf_counter()
-    images, labels = rounds(run, *numbers) if variant == "rounds" else kcenter(run, *numbers)
+    images, labels = draw(run, *numbers)
     seconds = time.perf_counter() - started
     _, logits = embed_and_predict(run.classifier, images, device=run.device)
     row = {"variant": variant, "setting": numbers, "fidelity": label_agreement(logits, labels),

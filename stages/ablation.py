@@ -28,12 +28,14 @@ from netinv.metrics.inversion import inversion_quality
 from netinv.models import load_model
 from stages import common, runner
 from stages.config import ParamsError, generator_config
+from stages.distill import load_teacher
 from stages.tracking import numeric_metrics, stage_run
 
 log = logging.getLogger("stages.ablation")
 DIVERSITY = ("none", "cosine", "orthogonality", "both")
 REPORTED = ("fidelity", "eval_agreement", "eval_agreement_heldout", "coverage", "coverage_real", "precision", "recall", "density", "pixel_spread_ratio",
-            "diversity_cosine", "diversity_ssim", "fid_eval", "kid_eval", "train_seconds")
+            "diversity_cosine", "diversity_ssim", "fid_eval", "kid_eval", "train_seconds",
+            "student_accuracy_samples", "student_accuracy_samples_val")
 
 
 def measure_cell(args, params, cfg) -> dict:
@@ -51,7 +53,8 @@ def measure_cell(args, params, cfg) -> dict:
                                 data.test.images, data.test.labels, num_classes, device, seed=params.seed,
                                 control_images=data.train.images, control_labels=data.train.labels,
                                 heldout=heldout)
-    student = distill(classifier, fixed_source(images), (data.val.images, data.val.labels),
+    teacher = load_teacher(args, params.distill.teacher, device)  # as the distill stage's students see it
+    student = distill(teacher, fixed_source(images), (data.val.images, data.val.labels),
                       (data.test.images, data.test.labels), params.distill.build(StudentConfig, **data.model_shape()),
                       params.distill.build(DistillConfig, seed=params.seed), device, progress_lines=False)
     return {"steps": cfg.generator_steps, "train_seconds": train_seconds, **{k: quality[k] for k in REPORTED if k in quality},
@@ -59,7 +62,8 @@ def measure_cell(args, params, cfg) -> dict:
 
 
 def run_cell(argv: Sequence[str]) -> None:
-    p = common.parser(__doc__, classifier="", evaluator="", heldout="the held-out judge", data=common.DATA,
+    p = common.parser(__doc__, classifier="", onnx="the classifier's ONNX export (distill.teacher)", evaluator="",
+                      heldout="the held-out judge", data=common.DATA,
                       out="the cell's metrics JSON")
     p.add_argument("--mode", required=True)
     p.add_argument("--diversity", required=True, choices=DIVERSITY)
@@ -75,7 +79,8 @@ def run_cell(argv: Sequence[str]) -> None:
 
 
 def run_mechanism(argv: Sequence[str]) -> None:
-    p = common.parser(__doc__, classifier="", evaluator="", heldout="the held-out judge", data=common.DATA,
+    p = common.parser(__doc__, classifier="", onnx="the classifier's ONNX export (distill.teacher)", evaluator="",
+                      heldout="the held-out judge", data=common.DATA,
                       out="the row's metrics JSON")
     p.add_argument("--name", required=True, help="a key of ablation.mechanisms")
     args, params = common.parse(p, argv)
@@ -88,21 +93,28 @@ def run_mechanism(argv: Sequence[str]) -> None:
     write_json(args.out, row)
 
 
+PANELS = {"eval_agreement": "sweep judge agreement", "eval_agreement_heldout": "held-out judge agreement",
+          "coverage": "coverage (dashed: as many real images)", "student_accuracy_samples_val": "distilled student, val"}
+
+
 def plot_cells(cells: list[dict]):
+    """One panel per yardstick, the modes along x, one bar per diversity setting."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     modes = list(dict.fromkeys(c["mode"] for c in cells))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key in zip(axes, ("eval_agreement", "coverage"), strict=True):
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 4))
+    for ax, (key, title) in zip(axes, PANELS.items(), strict=True):
         for i, diversity in enumerate(DIVERSITY):
-            values = [next((c[key] for c in cells if c["mode"] == m and c["diversity"] == diversity), np.nan)
-                      for m in modes]
+            values = [next((c.get(key, np.nan) for c in cells if c["mode"] == m and c["diversity"] == diversity),
+                           np.nan) for m in modes]
             ax.bar(np.arange(len(modes)) + (i - 1.5) * 0.2, values, width=0.2, label=diversity)
-        ax.set_xticks(np.arange(len(modes)), modes)
-        ax.set_title(key)
+        if key == "coverage":
+            ax.axhline(cells[0]["coverage_real"], color="black", linestyle="--", linewidth=1)
+        ax.set_xticks(np.arange(len(modes)), modes, rotation=15)
+        ax.set_title(title)
         ax.set_ylim(0, 1)
     axes[0].legend(title="diversity losses", fontsize=8)
     fig.tight_layout()

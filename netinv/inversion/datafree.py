@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from netinv.training import kd_loss
+from netinv.training import descend, kd_loss
 
 
 def js_divergence(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
@@ -119,9 +119,8 @@ class Adversary:
         """One imitation step on a generated batch (detached from the generator); returns its loss."""
         self.student.train()
         loss = kd_loss(self.student(images.detach()), teacher_logits.detach(), self.temperature)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        descend(loss, self.optimizer, config="InversionConfig", field="student_lr",
+                diverged="the adversary student's imitation loss became {loss} on a generated batch")
         return loss.item()
 
     def state_dict(self) -> dict[str, object]:

@@ -32,8 +32,12 @@ class PixelOptConfig:
 
 
 def invert_pixels(classifier: nn.Module, labels: torch.Tensor, image_shape: tuple[int, int, int],
-                  config: PixelOptConfig, device: torch.device) -> tuple[torch.Tensor, int]:
-    """uint8 images (N, C, H, W) for `labels`, and the total optimisation steps spent."""
+                  config: PixelOptConfig, device: torch.device,
+                  init: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
+    """uint8 images (N, C, H, W) for `labels`, and the total optimisation steps spent.
+
+    `init` (uint8 images, one per label) starts the optimisation from given images, for
+    example a generator's samples, instead of noise: the pixels then only refine them."""
     classifier.eval().to(device)
     for p in classifier.parameters():
         p.requires_grad_(False)
@@ -45,7 +49,11 @@ def invert_pixels(classifier: nn.Module, labels: torch.Tensor, image_shape: tupl
         for start in range(0, len(labels), config.batch_size):
             y = labels[start : start + config.batch_size].to(device)
             # Pixels as logits: sigmoid keeps them in [0, 1] without clipping the gradient.
-            w = (torch.randn(len(y), *image_shape, generator=rng) * 0.5).to(device).requires_grad_(True)
+            if init is None:
+                w = torch.randn(len(y), *image_shape, generator=rng) * 0.5
+            else:  # the logit of the given pixels, kept off +-inf
+                w = torch.logit(init[start : start + config.batch_size].float().div(255).clamp(0.01, 0.99))
+            w = w.to(device).requires_grad_(True)
             optimizer = torch.optim.Adam([w], lr=config.lr)
             for step in range(config.steps):
                 x = torch.sigmoid(w)  # (B, C, H, W)

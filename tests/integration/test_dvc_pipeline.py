@@ -308,4 +308,6 @@ def test_ablation_pipeline_fills_every_cell(workspace):
     assert cells == {(m, d) for m in ("label", "vector", "matrix", "vector_matrix")
                      for d in ("none", "cosine", "orthogonality", "both")}
     assert all(0 <= c["eval_agreement"] <= 1 and 0 <= c["coverage"] <= 1 for c in ablation["cells"])
+    assert all(0 <= c["eval_agreement_heldout"] <= 1 for c in ablation["cells"])  # both judges, in every row
+    assert all(0 <= c["student_accuracy_samples"] <= 1 for c in ablation["cells"])
     assert (work / "plots/inversion_ablation.png").read_bytes()[:4] == b"\x89PNG"

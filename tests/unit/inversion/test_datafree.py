@@ -115,3 +115,18 @@ def test_adversary_defaults_to_the_lenet_student(tiny_classifier):
     assert isinstance(terms.adversary.student, LeNetStudent) and terms.bank is None
     off = InversionConfig(weights=LossWeights(adv=0.0, contrast=0.0))
     assert data_free_terms(off, generator, None, CPU) is None  # both off: no state, no cost
+
+
+def test_adversary_refuses_a_nan_before_its_student_changes():
+    from netinv.errors import TrainingDivergedError
+    from netinv.inversion.datafree import Adversary
+
+    torch.manual_seed(0)
+    adversary = Adversary(nn.Sequential(nn.Flatten(), nn.Linear(16, 3)), lr=0.1, temperature=4.0)
+    before = [p.detach().clone() for p in adversary.student.parameters()]
+    teacher = torch.full((2, 3), float("nan"))
+    with pytest.raises(TrainingDivergedError, match="adversary student") as refused:
+        adversary.learn(torch.rand(2, 1, 4, 4), teacher)
+    assert refused.value.field == "student_lr"  # the stage's message names invert.student_lr
+    assert all(torch.equal(a, b) for a, b in zip(before, adversary.student.parameters(), strict=True))
+    assert math.isfinite(adversary.learn(torch.rand(2, 1, 4, 4), torch.randn(2, 3)))  # a finite batch still steps

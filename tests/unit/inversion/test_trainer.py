@@ -130,3 +130,16 @@ def test_pixel_optimisation_baseline_reaches_the_intended_labels(one_thread, tin
         predicted = tiny_classifier(images.float() / 255).argmax(1)
     assert (predicted == labels).float().mean().item() >= 0.95
     assert steps <= 200  # it stops early once a batch is done
+
+
+def test_pixel_optimisation_refines_given_images_instead_of_noise(one_thread, tiny_classifier):
+    labels = torch.arange(3).repeat(4)
+    start = torch.randint(0, 256, (12, 1, 12, 12), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
+    untouched, _ = invert_pixels(tiny_classifier, labels, (1, 12, 12), PixelOptConfig(steps=0), CPU, init=start)
+    kept = start.clamp(3, 252).int()  # pixels start as logits, kept off +-inf: 0 and 255 move by about 3
+    assert (untouched.int() - kept).abs().max() <= 1
+    refined, _ = invert_pixels(tiny_classifier, labels, (1, 12, 12), PixelOptConfig(steps=60, batch_size=6), CPU,
+                               init=start)
+    with torch.no_grad():
+        assert (tiny_classifier(refined.float() / 255).argmax(1) == labels).float().mean() >= 0.9
+    assert (refined.int() - start.int()).abs().float().mean() < 48  # refined (30), not redrawn (about 85)
