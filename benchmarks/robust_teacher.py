@@ -63,8 +63,9 @@ def l2_pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float)
     return (x + delta).detach()
 
 
-def train_robust(run, eps: float, epochs: int) -> CNNClassifier:
-    """The classifier's architecture and optimiser (AdamW, one cycle), each batch attacked first."""
+def train_robust(run, eps: float, epochs: int) -> tuple[CNNClassifier, float]:
+    """The classifier's architecture and optimiser (AdamW, one cycle), each batch attacked first;
+    the trained twin and its validation accuracy after the last epoch."""
     section = run.params.classifier
     model = CNNClassifier(section.build(CNNConfig, **run.data.model_shape())).to(run.device)
     x_all, y_all = torch.from_numpy(run.data.train.images), torch.from_numpy(run.data.train.labels).long()
@@ -82,9 +83,9 @@ def train_robust(run, eps: float, epochs: int) -> CNNClassifier:
             model.train()
             descend(F.cross_entropy(model(x), y), optimizer, schedule, config="robust twin",
                     diverged="adversarial training loss became {loss}")
-        accuracy = (predict_logits(model, run.data.val.images, run.device).argmax(1) == run.data.val.labels).mean()
+        accuracy = label_agreement(predict_logits(model, run.data.val.images, run.device), run.data.val.labels)
         print(f"epoch {epoch + 1}/{epochs}: val accuracy {accuracy:.4f}", flush=True)
-    return model.eval()
+    return model.eval(), accuracy
 
 
 def main() -> None:
@@ -95,10 +96,9 @@ def main() -> None:
     sys.argv = sys.argv[:2]  # setup reads overrides from the rest: there are none
     run = setup("invert", "the robust twin")
     started = time.perf_counter()
-    robust = train_robust(run, eps, epochs).requires_grad_(False)
+    robust, val_accuracy = train_robust(run, eps, epochs)
+    robust.requires_grad_(False)
     robust_seconds = time.perf_counter() - started
-    val_accuracy = float((predict_logits(robust, run.data.val.images, run.device).argmax(1)
-                          == run.data.val.labels).mean())
     generator = ConditionedGenerator(generator_config(run.cfg, len(run.data.class_names), run.data.image_shape))
     started = time.perf_counter()
     train_generator(generator, robust, run.cfg.build(InversionConfig, seed=run.params.seed), run.device,
